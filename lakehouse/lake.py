@@ -1,0 +1,176 @@
+"""Lake I/O: a DuckDB session that reads and writes the lake offline, and Delta helpers on deltalake.
+
+The same code path serves a local folder and S3: DuckDB speaks both through httpfs, deltalake through its
+object store. DuckDB's extensions come from their pip wheels (duckdb-extension-httpfs/-delta), never from
+the network.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlparse
+
+import duckdb
+import pyarrow as pa
+from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
+from deltalake.exceptions import TableNotFoundError
+
+from lakehouse.settings import Settings, get_settings
+
+EXTENSIONS = ("httpfs", "delta")
+
+
+def extension_path(name: str) -> Path:
+    """Path of an extension binary shipped in the `duckdb-extension-<name>` wheel."""
+    spec = importlib.util.find_spec(f"duckdb_extension_{name}")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(f"duckdb-extension-{name} is not installed: run `make install`.")
+    pkg = Path(next(iter(spec.submodule_search_locations)))
+    found = sorted(pkg.glob(f"extensions/v*/{name}.duckdb_extension"))
+    if not found:
+        raise RuntimeError(f"duckdb-extension-{name} ships no extension file under {pkg}")
+    return found[-1]
+
+
+def install_extensions(con: duckdb.DuckDBPyConnection) -> None:
+    """Install the wheel-shipped extensions into DuckDB's extension directory and load them.
+
+    After this, plain `LOAD delta` and autoloading (e.g. a view over delta_scan opened by Soda or an analyst)
+    work offline in any process on this machine.
+    """
+    for name in EXTENSIONS:
+        installed = con.execute(
+            "select installed from duckdb_extensions() where extension_name = ?", [name]
+        ).fetchone()
+        if not (installed and installed[0]):
+            con.execute(f"INSTALL '{extension_path(name)}'")
+        con.execute(f"LOAD {name}")
+
+
+def configure_s3(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+    """Create a temporary (in-memory) S3 secret from the settings; nothing is written to disk."""
+    if not settings.is_s3:
+        return
+    opts = [
+        "TYPE s3",
+        f"REGION '{settings.aws_region}'",
+    ]
+    if settings.aws_access_key_id and settings.aws_secret_access_key:
+        opts += [
+            f"KEY_ID '{settings.aws_access_key_id}'",
+            f"SECRET '{settings.aws_secret_access_key.get_secret_value()}'",
+        ]
+        if settings.aws_session_token:
+            opts.append(f"SESSION_TOKEN '{settings.aws_session_token.get_secret_value()}'")
+    else:
+        opts.append("PROVIDER credential_chain")
+    if settings.aws_endpoint_url:
+        endpoint = urlparse(settings.aws_endpoint_url)
+        opts += [f"ENDPOINT '{endpoint.netloc}'", "URL_STYLE 'path'"]
+        opts.append(f"USE_SSL {'false' if endpoint.scheme == 'http' else 'true'}")
+    con.execute(f"CREATE OR REPLACE TEMPORARY SECRET lakehouse_s3 ({', '.join(opts)})")
+
+
+def prepare_connection(con: duckdb.DuckDBPyConnection, settings: Settings | None = None) -> None:
+    """Make an open DuckDB connection able to read and write the lake."""
+    install_extensions(con)
+    configure_s3(con, settings or get_settings())
+
+
+@contextmanager
+def duckdb_session(
+    database: str = ":memory:", settings: Settings | None = None, read_only: bool = False
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A DuckDB connection ready for the lake; always closed on exit (deltalake + an open DuckDB connection
+    can abort the process at exit)."""
+    con = duckdb.connect(database, read_only=read_only)
+    try:
+        prepare_connection(con, settings)
+        yield con
+    finally:
+        con.close()
+
+
+def table_uri(zone: str, *parts: str, settings: Settings | None = None) -> str:
+    return (settings or get_settings()).uri(zone, *parts)
+
+
+def open_table(uri: str, settings: Settings | None = None) -> DeltaTable | None:
+    """The Delta table at `uri`, or None when none exists yet."""
+    try:
+        return DeltaTable(uri, storage_options=(settings or get_settings()).storage_options())
+    except TableNotFoundError:
+        return None
+
+
+def batch_already_committed(uri: str, app_id: str, settings: Settings | None = None) -> bool:
+    """True when a commit carrying the application transaction `app_id` is in the table's log."""
+    table = open_table(uri, settings)
+    return table is not None and table.transaction_version(app_id) is not None
+
+
+def append_batch(
+    uri: str,
+    data: pa.Table | pa.RecordBatchReader,
+    app_id: str,
+    settings: Settings | None = None,
+    partition_by: list[str] | None = None,
+) -> bool:
+    """Append `data` exactly once for `app_id`: returns False (and writes nothing) if already committed.
+
+    delta-rs records application transactions but does not enforce them; the check here does.
+    """
+    settings = settings or get_settings()
+    if batch_already_committed(uri, app_id, settings):
+        return False
+    write_deltalake(
+        uri,
+        data,
+        mode="append",
+        partition_by=partition_by,
+        schema_mode="merge",
+        storage_options=settings.storage_options(),
+        commit_properties=CommitProperties(app_transactions=[Transaction(app_id, 1)]),
+    )
+    return True
+
+
+def replace_partition(
+    uri: str,
+    data: pa.Table | pa.RecordBatchReader,
+    predicate: str,
+    settings: Settings | None = None,
+    partition_by: list[str] | None = None,
+) -> None:
+    """Atomically replace the rows matching `predicate` with `data` (idempotent per predicate)."""
+    settings = settings or get_settings()
+    exists = open_table(uri, settings) is not None
+    write_deltalake(
+        uri,
+        data,
+        mode="overwrite" if exists else "append",
+        predicate=predicate if exists else None,
+        partition_by=partition_by,
+        storage_options=settings.storage_options(),
+    )
+
+
+def read_table(uri: str, settings: Settings | None = None) -> pa.Table:
+    """Read a whole Delta table as Arrow (for tests and small tables; the pipeline streams through DuckDB)."""
+    table = open_table(uri, settings)
+    if table is None:
+        raise FileNotFoundError(f"No Delta table at {uri}")
+    return table.to_pyarrow_table()
+
+
+def delta_scan_sql(uri: str) -> str:
+    return f"delta_scan('{uri}')"
+
+
+def create_lake_views(con: duckdb.DuckDBPyConnection, views: dict[str, str]) -> None:
+    """Create (or replace) DuckDB views named after the keys over the Delta tables at the values."""
+    for name, uri in views.items():
+        con.execute(f'CREATE OR REPLACE VIEW "{name}" AS SELECT * FROM {delta_scan_sql(uri)}')
