@@ -1,0 +1,67 @@
+"""Shared fixtures: a tiny lake in tmp_path, and a real S3 API (moto's HTTP server on 127.0.0.1)."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lakehouse.settings import TELEMETRY_OFF, Settings
+
+
+@pytest.fixture(autouse=True)
+def _offline_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, value in TELEMETRY_OFF.items():
+        monkeypatch.setenv(key, value)
+
+
+@pytest.fixture
+def lake_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """Settings for a fresh local lake under tmp_path, also exported to the environment for subprocesses."""
+    root = tmp_path / "lake"
+    monkeypatch.setenv("LAKEHOUSE_ROOT", str(root))
+    monkeypatch.setenv("LAKEHOUSE_CATALOG", str(tmp_path / "catalog" / "lakehouse.duckdb"))
+    return Settings()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """moto's S3 HTTP server on 127.0.0.1 for the whole session."""
+    from moto.server import ThreadedMotoServer
+
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def s3_settings(moto_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request) -> Settings:
+    """Settings for a fresh bucket on the moto server, exported to the environment for subprocesses."""
+    import boto3
+
+    bucket = "lake-" + request.node.name.lower().replace("_", "-")[:40].strip("-")
+    env = {
+        "AWS_ENDPOINT_URL": moto_endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_REGION": "us-east-1",
+        "AWS_ALLOW_HTTP": "true",
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1").create_bucket(Bucket=bucket)
+    monkeypatch.setenv("LAKEHOUSE_ROOT", f"s3://{bucket}/lakehouse")
+    monkeypatch.setenv("LAKEHOUSE_CATALOG", str(tmp_path / "catalog" / "lakehouse.duckdb"))
+    return Settings()

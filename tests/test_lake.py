@@ -1,0 +1,31 @@
+import pyarrow as pa
+import pytest
+
+from lakehouse.lake import append_batch, duckdb_session, read_table, replace_partition
+
+
+def test_append_batch_is_exactly_once_per_app_id(lake_settings):
+    uri = lake_settings.uri("raw", "t")
+    data = pa.table({"id": [1, 2, 3]})
+    assert append_batch(uri, data, "batch-1", lake_settings) is True
+    assert append_batch(uri, data, "batch-1", lake_settings) is False
+    assert append_batch(uri, data, "batch-2", lake_settings) is True
+    assert read_table(uri, lake_settings).num_rows == 6
+
+
+def test_replace_partition_is_idempotent(lake_settings):
+    uri = lake_settings.uri("features", "f")
+    for _ in range(2):
+        replace_partition(uri, pa.table({"d": ["a", "a"], "v": [1, 2]}), "d = 'a'", lake_settings)
+    replace_partition(uri, pa.table({"d": ["b"], "v": [3]}), "d = 'b'", lake_settings)
+    assert sorted(read_table(uri, lake_settings).column("v").to_pylist()) == [1, 2, 3]
+
+
+@pytest.mark.integration
+def test_duckdb_reads_delta_written_to_s3(s3_settings):
+    uri = s3_settings.uri("raw", "t")
+    append_batch(uri, pa.table({"id": [1, 2]}), "b", s3_settings)
+    with duckdb_session(settings=s3_settings) as con:
+        assert con.sql(f"select sum(id) from delta_scan('{uri}')").fetchone() == (3,)
+        con.execute(f"copy (select 42 as x) to '{s3_settings.uri('landing', 'x.parquet')}' (format parquet)")
+        assert con.sql(f"select x from read_parquet('{s3_settings.uri('landing', 'x.parquet')}')").fetchone() == (42,)
