@@ -147,12 +147,14 @@ def replace_partition(
 ) -> None:
     """Atomically replace the rows matching `predicate` with `data` (idempotent per predicate)."""
     settings = settings or get_settings()
-    exists = open_table(uri, settings) is not None
+    if open_table(uri, settings) is None:
+        write_deltalake(uri, data, partition_by=partition_by, storage_options=settings.storage_options())
+        return
     write_deltalake(
         uri,
         data,
-        mode="overwrite" if exists else "append",
-        predicate=predicate if exists else None,
+        mode="overwrite",
+        predicate=predicate,
         partition_by=partition_by,
         storage_options=settings.storage_options(),
     )
