@@ -1,0 +1,72 @@
+"""The quality ledger: one Delta table with every check result per run date, rewritten per (date, layer)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pyarrow as pa
+
+from lakehouse.lake import replace_partition
+from lakehouse.settings import Settings, get_settings
+from quality.report import ScanReport
+
+LEDGER_SCHEMA = pa.schema(
+    [
+        pa.field("run_date", pa.date32(), nullable=False),
+        pa.field("layer", pa.string(), nullable=False),
+        pa.field("contract", pa.string(), nullable=False),
+        pa.field("dataset", pa.string(), nullable=False),
+        pa.field("check", pa.string(), nullable=False),
+        pa.field("check_type", pa.string(), nullable=False),
+        pa.field("column", pa.string()),
+        pa.field("check_name", pa.string(), nullable=False),
+        pa.field("outcome", pa.string(), nullable=False),
+        pa.field("level", pa.string(), nullable=False),
+        pa.field("value", pa.float64()),
+        pa.field("threshold", pa.string()),
+        pa.field("detail", pa.string()),
+    ]
+)
+
+
+def ledger_uri(settings: Settings | None = None) -> str:
+    return (settings or get_settings()).uri("quality", "ledger")
+
+
+def ledger_table(report: ScanReport, run_date: date) -> pa.Table:
+    """The report as ledger rows. No wall-clock column: a rerun writes identical rows (Delta's commit
+    history records when each version was written)."""
+    rows = [
+        {
+            "run_date": run_date,
+            "layer": r.layer,
+            "contract": r.contract,
+            "dataset": r.dataset,
+            "check": r.check,
+            "check_type": r.check_type,
+            "column": r.column,
+            "check_name": r.name,
+            "outcome": r.outcome,
+            "level": r.level,
+            "value": r.value,
+            "threshold": r.threshold,
+            "detail": r.detail,
+        }
+        for r in report.results
+    ]
+    return pa.Table.from_pylist(rows, schema=LEDGER_SCHEMA)
+
+
+def write_ledger(report: ScanReport, run_date: date, settings: Settings | None = None) -> str:
+    """Replace the ledger rows of (run_date, the report's layers) with this report's rows; returns the URI.
+
+    Idempotent: a rerun for the same date and layer replaces, never appends. A scan of layer 'all' replaces
+    both layers' rows of that date.
+    """
+    settings = settings or get_settings()
+    predicate = f"run_date = '{run_date.isoformat()}'"
+    if report.layer != "all":
+        predicate += f" AND layer = '{report.layer}'"
+    uri = ledger_uri(settings)
+    replace_partition(uri, ledger_table(report, run_date), predicate, settings)
+    return uri

@@ -1,0 +1,181 @@
+"""Verify the Soda contracts under quality/contracts against the lake for one logical run date.
+
+Plain, typed functions (no Prefect): an in-memory DuckDB session gets views over the Delta tables the
+contracts name, then each contract is verified with Soda Core's Python API on that connection.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from lakehouse.lake import create_lake_views, duckdb_session
+from lakehouse.settings import TELEMETRY_OFF, Settings, get_settings
+from quality.ledger import write_ledger
+from quality.report import CheckRow, Layer, Level, Outcome, ScanReport
+
+__all__ = ["CONTRACTS_DIR", "contract_files", "verify_contracts", "write_ledger"]
+
+CONTRACTS_DIR = Path(__file__).resolve().parent / "contracts"
+DATA_SOURCE_NAME = "lakehouse"  # the first part of every contract's dataset id
+RUN_END_VARIABLE = "RUN_END"  # freshness checks measure against this instead of the wall clock
+
+_DATASET_LINE = re.compile(r"^dataset:\s*(\S+)\s*$", re.MULTILINE)
+_OUTCOMES: dict[str, Outcome] = {"PASSED": "passed", "WARN": "warned", "FAILED": "failed"}
+
+
+def contract_files(layer: Layer, contracts_dir: Path = CONTRACTS_DIR) -> list[Path]:
+    """The contract files of a layer (raw, marts) or of both (all), in a stable order."""
+    layers = ["raw", "marts"] if layer == "all" else [layer]
+    return [path for name in layers for path in sorted((contracts_dir / name).glob("*.yml"))]
+
+
+def dataset_name(contract: Path) -> str:
+    """The table name of a contract's dataset id `<data source>/<schema>/<table>`."""
+    match = _DATASET_LINE.search(contract.read_text())
+    if match is None:
+        raise ValueError(f"{contract} has no top-level 'dataset: {DATA_SOURCE_NAME}/main/<table>' line")
+    return match.group(1).rsplit("/", 1)[-1]
+
+
+def lake_uri(view: str, settings: Settings) -> str:
+    """Where the Delta table behind a view lives: raw_<source>__<entity> in raw/, marts in analytics/."""
+    if view.startswith("raw_") and "__" in view:
+        source, entity = view.removeprefix("raw_").split("__", 1)
+        return settings.uri("raw", source, entity)
+    return settings.uri("analytics", view)
+
+
+def run_end(run_date: date) -> str:
+    """The end of the logical run date (midnight UTC after it), ISO 8601: the `now` of freshness checks."""
+    return datetime.combine(run_date + timedelta(days=1), time(), tzinfo=UTC).isoformat()
+
+
+def verify_contracts(
+    run_date: date, layer: Layer, settings: Settings | None = None, contracts_dir: Path = CONTRACTS_DIR
+) -> ScanReport:
+    """Verify every contract of `layer` against the lake; freshness is measured against `run_date`."""
+    settings = settings or get_settings()
+    variables = {RUN_END_VARIABLE: run_end(run_date)}
+    rows: list[CheckRow] = []
+    with duckdb_session(settings=settings) as con:
+        for contract in contract_files(layer, contracts_dir):
+            rows += _verify_contract(con, contract, variables, settings)
+    return ScanReport(run_date=run_date, layer=layer, results=rows)
+
+
+def _verify_contract(
+    con: duckdb.DuckDBPyConnection, contract: Path, variables: dict[str, str], settings: Settings
+) -> list[CheckRow]:
+    label = f"{contract.parent.name}/{contract.name}"
+    try:
+        view = dataset_name(contract)
+    except ValueError as exc:
+        return [_ContractInfo(contract.parent.name, label, contract.stem).error(str(exc))]
+    base = _ContractInfo(contract.parent.name, label, view)
+    uri = lake_uri(view, settings)
+    try:
+        create_lake_views(con, {view: uri})
+    except duckdb.Error as exc:
+        return [base.error(f"cannot read the Delta table at {uri} (has the pipeline run?): {exc}")]
+    try:
+        result = _soda_verify(con, contract, variables)
+    except Exception as exc:  # Soda raises on unreadable YAML; report it as this contract's error
+        return [base.error(f"{type(exc).__name__}: {exc}")]
+    rows = [base.row(check) for r in result.contract_verification_results for check in r.check_results]
+    if result.has_errors:
+        rows.append(base.error(result.get_errors_str().strip()[:2000]))
+    if not rows:
+        rows.append(base.error("Soda verified no checks: is the contract empty or mistyped?"))
+    return rows
+
+
+def _soda_verify(con: duckdb.DuckDBPyConnection, contract: Path, variables: dict[str, str]) -> Any:
+    # Soda Core reads its telemetry switch when first imported: set it off (unless set) before the import.
+    os.environ.setdefault("SODA_CORE_TELEMETRY_ENABLED", TELEMETRY_OFF["SODA_CORE_TELEMETRY_ENABLED"])
+    from soda_core.contracts import verify_contract_locally
+    from soda_duckdb.common.data_sources.duckdb_data_source import DuckDBDataSourceImpl
+
+    data_source = DuckDBDataSourceImpl.from_existing_cursor(con, name=DATA_SOURCE_NAME)
+    return verify_contract_locally(
+        data_sources=[data_source], contract_file_path=str(contract), variables=variables
+    )
+
+
+class _ContractInfo:
+    """Turns Soda's check results of one contract into CheckRows."""
+
+    def __init__(self, layer: str, contract: str, dataset: str) -> None:
+        self.layer, self.contract, self.dataset = layer, contract, dataset
+
+    def error(self, detail: str) -> CheckRow:
+        return CheckRow(
+            layer=self.layer, contract=self.contract, dataset=self.dataset, check="contract",
+            check_type="contract", column=None, name="contract verifies", outcome="error", level="blocking",
+            detail=detail,
+        )  # fmt: skip
+
+    def row(self, check_result: Any) -> CheckRow:
+        check = check_result.check
+        return CheckRow(
+            layer=self.layer,
+            contract=self.contract,
+            dataset=self.dataset,
+            check=check.relative_path,
+            check_type=check.type,
+            column=check.column_name,
+            name=check.name or check.relative_path,
+            outcome=_OUTCOMES.get(check_result.outcome.name, "error"),
+            level=_level(check.threshold),
+            value=_number(check_result.threshold_value),
+            threshold=_describe(check.threshold, check.warn_threshold),
+            detail=_detail(check_result),
+        )
+
+
+def _detail(check_result: Any) -> str | None:
+    """Why a check did not pass, when Soda says more than the measured value (e.g. schema differences)."""
+    if check_result.outcome.name == "PASSED":
+        return None
+    if check_result.outcome.name not in _OUTCOMES:
+        return "check was not evaluated (see the contract's errors)"
+    if check_result.check.type == "schema":
+        return _schema_differences(check_result)
+    return None
+
+
+def _schema_differences(result: Any) -> str:
+    parts = []
+    if result.expected_column_names_not_actual:
+        parts.append(f"missing columns {', '.join(result.expected_column_names_not_actual)}")
+    if result.actual_column_names_not_expected:
+        parts.append(f"unexpected columns {', '.join(result.actual_column_names_not_expected)}")
+    mismatches = result.column_data_type_mismatches
+    parts += [f"{m.column} is {m.get_actual()}, not {m.get_expected()}" for m in mismatches]
+    if result.are_columns_out_of_order:
+        parts.append("columns out of order")
+    return "; ".join(parts)
+
+
+def _level(threshold: Any) -> Level:
+    """warn for a check whose only threshold is a warning; blocking for any check that can fail."""
+    return "warn" if threshold is not None and str(threshold.level).lower() == "warn" else "blocking"
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _describe(threshold: Any, warn_threshold: Any) -> str | None:
+    def comparisons(t: Any) -> str:
+        return ", ".join(str(t).splitlines()[1:])
+
+    if threshold is None:
+        return None
+    text = comparisons(threshold)
+    return f"{text}; warn unless {comparisons(warn_threshold)}" if warn_threshold is not None else text
