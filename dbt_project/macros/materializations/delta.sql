@@ -1,0 +1,109 @@
+{#-
+    materialized='delta': the model's result is streamed as Arrow into a Delta table by the `lakehouse`
+    dbt-duckdb plugin (lakehouse/dbt_delta), then exposed as a catalog view over delta_scan(location), so
+    ref(), tests and analysts read the real Delta table.
+
+    Config:
+      location              default <LAKEHOUSE_ROOT>/analytics/<model name>
+      unique_key            column or list; implies incremental_strategy='merge'
+      incremental_strategy  'merge' (update matching unique_key, insert others) | 'append' | 'overwrite'
+      partition_by          column or list of Delta partition columns
+    Without unique_key/incremental_strategy the model is a table: every run overwrites it (schema too).
+    An incremental model writes incrementally only when its view already points at an existing Delta table
+    and the run is not --full-refresh; otherwise it overwrites (see delta_is_incremental()).
+-#}
+
+{% materialization delta, adapter='duckdb', supported_languages=['sql'] %}
+
+    {%- set location = delta_location(this) -%}
+    {%- set strategy = delta_incremental_strategy() -%}
+    {%- set mode = strategy if delta_is_incremental() else 'overwrite' -%}
+    {%- set existing_relation = load_cached_relation(this) -%}
+    {%- set target_relation = this.incorporate(type='view') -%}
+
+    {{ run_hooks(pre_hooks, inside_transaction=False) }}
+    {{ run_hooks(pre_hooks, inside_transaction=True) }}
+
+    {%- set store_config = {
+        'sql': compiled_code,
+        'mode': mode,
+        'unique_key': config.get('unique_key'),
+        'partition_by': config.get('partition_by'),
+        'commit_metadata': {
+            'dbt_model': model.unique_id,
+            'dbt_invocation_id': invocation_id,
+            'dbt_mode': mode,
+        },
+    } -%}
+    {%- do adapter.store_relation(
+        config.get('delta_plugin', 'lakehouse'), target_relation, [], location, 'delta', store_config) -%}
+
+    {%- if existing_relation is not none and existing_relation.type != 'view' -%}
+        {{ adapter.drop_relation(existing_relation) }}
+    {%- endif -%}
+
+    {% call statement('main') -%}
+        create or replace view {{ target_relation }} as select * from delta_scan({{ sql_string(location) }})
+    {%- endcall %}
+
+    {{ run_hooks(post_hooks, inside_transaction=True) }}
+
+    {% do persist_docs(target_relation, model) %}
+
+    {{ adapter.commit() }}
+
+    {{ run_hooks(post_hooks, inside_transaction=False) }}
+
+    {{ return({'relations': [target_relation]}) }}
+
+{% endmaterialization %}
+
+
+{% macro delta_location(relation) -%}
+    {%- set location = config.get('location') -%}
+    {%- if location is none -%}
+        {%- set location = lakehouse_uri('analytics/' ~ relation.identifier) -%}
+    {%- endif -%}
+    {{ return(location.rstrip('/')) }}
+{%- endmacro %}
+
+
+{% macro delta_incremental_strategy() -%}
+    {%- set unique_key = config.get('unique_key') -%}
+    {%- set strategy = config.get('incremental_strategy') or ('merge' if unique_key else 'overwrite') -%}
+    {%- if strategy not in ['merge', 'append', 'overwrite'] -%}
+        {{ exceptions.raise_compiler_error(
+            "Model " ~ model.unique_id ~ ": incremental_strategy '" ~ strategy
+            ~ "' is not supported by materialized='delta' (use merge, append or overwrite).") }}
+    {%- endif -%}
+    {%- if strategy == 'merge' and not unique_key -%}
+        {{ exceptions.raise_compiler_error(
+            "Model " ~ model.unique_id ~ ": incremental_strategy 'merge' needs config(unique_key=...).") }}
+    {%- endif -%}
+    {{ return(strategy) }}
+{%- endmacro %}
+
+
+{% macro delta_is_incremental() -%}
+    {#- True when this run writes incrementally: an incremental strategy, no --full-refresh, and the
+        model's catalog view already reads the Delta table at this model's location. -#}
+    {%- if not execute -%}
+        {{ return(false) }}
+    {%- endif -%}
+    {%- if delta_incremental_strategy() == 'overwrite' or should_full_refresh() -%}
+        {{ return(false) }}
+    {%- endif -%}
+    {%- set location = delta_location(this) -%}
+    {%- set query -%}
+        select count(*)
+        from duckdb_views()
+        where database_name = {{ sql_string(this.database) }}
+            and schema_name = {{ sql_string(this.schema) }}
+            and view_name = {{ sql_string(this.identifier) }}
+            and contains(sql, {{ sql_string('delta_scan(' ~ sql_string(location) ~ ')') }})
+    {%- endset -%}
+    {%- if run_query(query).columns[0].values()[0] == 0 -%}
+        {{ return(false) }}
+    {%- endif -%}
+    {{ return(delta_exists(location)) }}
+{%- endmacro %}

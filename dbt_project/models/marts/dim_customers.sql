@@ -1,0 +1,62 @@
+{#- One row per customer, current version, with lifetime order metrics (cancelled orders excluded). -#}
+
+with
+
+customers as (
+
+    select * from {{ ref('int_customers_current') }}
+
+),
+
+orders as (
+
+    select * from {{ ref('fct_orders') }}
+
+),
+
+customer_orders as (
+
+    select
+        customer_id,
+        min(order_date) as first_order_date,
+        max(order_date) as last_order_date,
+        count(*) as lifetime_orders,
+        cast(sum(order_amount) as decimal(18, 2)) as lifetime_value
+
+    from orders
+    where status != 'cancelled'
+    group by customer_id
+
+),
+
+final as (
+
+    select
+
+        ---------- ids
+        customers.customer_id,
+
+        ---------- text
+        customers.first_name,
+        customers.last_name,
+        customers.email,
+        customers.country,
+
+        ---------- dates
+        customers.signup_date,
+        customer_orders.first_order_date,
+        customer_orders.last_order_date,
+
+        ---------- metrics
+        coalesce(customer_orders.lifetime_orders, 0) as lifetime_orders,
+        coalesce(customer_orders.lifetime_value, 0) as lifetime_value,
+
+        ---------- versions
+        customers.updated_at
+
+    from customers
+    left join customer_orders on customers.customer_id = customer_orders.customer_id
+
+)
+
+select * from final
