@@ -95,7 +95,7 @@ def get_settings() -> Settings:
 
 
 def apply_runtime_defaults() -> None:
-    """Turn telemetry off (unless set explicitly) and point dbt at the project's profiles, for this process."""
+    """Turn telemetry off (unless set explicitly) and point dbt at the project's profiles (this process)."""
     for key, value in TELEMETRY_OFF.items():
         os.environ.setdefault(key, value)
     os.environ.setdefault("DBT_PROFILES_DIR", str(DBT_PROJECT_DIR))

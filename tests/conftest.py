@@ -34,16 +34,34 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
-    """moto's S3 HTTP server on 127.0.0.1 for the whole session."""
-    from moto.server import ThreadedMotoServer
+    """moto's S3 HTTP server on 127.0.0.1 for the whole session, in its own process (as a real S3 endpoint
+    is): in-process, its thread competes for the GIL with the DuckDB/deltalake I/O it serves."""
+    import subprocess
+    import sys
+    import time
+    import urllib.request
 
     port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
+    server = subprocess.Popen(
+        [str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
     try:
-        yield f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/moto-api/", timeout=2)
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("moto_server did not start") from None
+                time.sleep(0.2)
+        yield url
     finally:
-        server.stop()
+        server.terminate()
+        server.wait(timeout=10)
 
 
 @pytest.fixture
@@ -65,3 +83,13 @@ def s3_settings(moto_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("LAKEHOUSE_ROOT", f"s3://{bucket}/lakehouse")
     monkeypatch.setenv("LAKEHOUSE_CATALOG", str(tmp_path / "catalog" / "lakehouse.duckdb"))
     return Settings()
+
+
+@pytest.fixture(scope="session")
+def prefect_api() -> Iterator[str]:
+    """One real (temporary, SQLite) Prefect server for the session; yields its API URL for subprocesses."""
+    from prefect.settings import PREFECT_API_URL
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield str(PREFECT_API_URL.value())

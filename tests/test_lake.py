@@ -28,4 +28,6 @@ def test_duckdb_reads_delta_written_to_s3(s3_settings):
     with duckdb_session(settings=s3_settings) as con:
         assert con.sql(f"select sum(id) from delta_scan('{uri}')").fetchone() == (3,)
         con.execute(f"copy (select 42 as x) to '{s3_settings.uri('landing', 'x.parquet')}' (format parquet)")
-        assert con.sql(f"select x from read_parquet('{s3_settings.uri('landing', 'x.parquet')}')").fetchone() == (42,)
+        assert con.sql(
+            f"select x from read_parquet('{s3_settings.uri('landing', 'x.parquet')}')"
+        ).fetchone() == (42,)

@@ -1,0 +1,101 @@
+"""The `lakehouse` command: run the nightly pipeline and the project's other verbs."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from lakehouse.settings import apply_runtime_defaults, get_settings
+from lakehouse.summary import RunSummary
+
+app = typer.Typer(help="dbt + Prefect lakehouse: Delta tables on a local folder or S3.", no_args_is_help=True)
+console = Console()
+
+
+def _mount_subcommands() -> None:
+    from quality.cli import quality_app
+
+    app.add_typer(quality_app, name="quality", help="Soda contracts: verify raw tables and marts.")
+
+
+def print_summary(summary: RunSummary) -> None:
+    landed = Table(title=f"Landed for {summary.run_date} (raw Delta tables)", title_justify="left")
+    for col in ("table", "rows landed", "quarantined", "note"):
+        landed.add_column(col, justify="right" if col[0] in "rq" else "left")
+    for t in summary.landed:
+        note = t.file_error or ("already loaded: skipped" if t.already_loaded else "")
+        landed.add_row(f"raw/shop/{t.entity}", str(t.rows_landed), str(t.rows_quarantined), note)
+    console.print(landed)
+    if summary.dbt:
+        d = summary.dbt
+        console.print(
+            f"[bold]dbt[/]: {d.models_built} models built; tests {d.tests_passed} passed, "
+            f"{d.tests_warned} warned, {d.tests_failed} failed; {d.unit_tests} unit tests"
+        )
+    for q in summary.quality:
+        console.print(
+            f"[bold]Soda {q.layer}[/]: {q.passed} passed, [yellow]{q.warned} warned[/], "
+            f"[red]{q.failed} failed[/], {q.errored} errors"
+        )
+    if summary.feature_rows is not None:
+        console.print(f"[bold]features[/]: {summary.feature_rows} customer rows as of {summary.run_date}")
+    console.print(f"[bold]lake[/]: {summary.lake_root}\n[bold]catalog[/]: {summary.catalog}")
+    query = "from fct_daily_revenue order by order_date desc limit 5"
+    console.print("Query a mart:", style="bold")
+    console.print(
+        f"  .venv/bin/python -c \"import duckdb; con = duckdb.connect('{summary.catalog}', read_only=True); "
+        f"print(con.sql('{query}'))\"",
+        style="cyan",
+        soft_wrap=True,
+    )
+    if summary.ok:
+        console.print("[bold green]Run succeeded.[/]")
+    else:
+        if summary.stopped_at:
+            console.print(f"[bold red]Run stopped at the {summary.stopped_at}.[/]")
+        for problem in summary.problems:
+            console.print(f"[red]✗[/] {problem}")
+
+
+@app.command()
+def run(
+    run_date: Annotated[
+        str | None, typer.Option("--date", help="Logical date YYYY-MM-DD (default: today, UTC).")
+    ] = None,
+    scale: Annotated[
+        float | None, typer.Option(help="Demo data scale (1 ≈ 5,000 order lines a day).")
+    ] = None,
+    full_refresh: Annotated[bool, typer.Option("--full-refresh", help="Rebuild incremental marts.")] = False,
+    generate: Annotated[bool, typer.Option(help="Generate the demo shop's landing files first.")] = True,
+) -> None:
+    """Run the nightly pipeline for one date and print what landed, was built and passed."""
+    apply_runtime_defaults()
+    from orchestration.flows.nightly import PipelineFailed, lakehouse_nightly
+
+    day = date.fromisoformat(run_date) if run_date else None
+    try:
+        summary = lakehouse_nightly(run_date=day, scale=scale, full_refresh=full_refresh, generate=generate)
+    except PipelineFailed as failed:
+        print_summary(failed.summary)
+        raise typer.Exit(1) from None
+    print_summary(summary)
+
+
+@app.command()
+def info() -> None:
+    """Show where the lake and the catalog are."""
+    settings = get_settings()
+    console.print(f"lake root: {settings.root}")
+    console.print(f"catalog:   {settings.catalog_path}")
+    console.print(f"target:    {settings.lakehouse_target}")
+
+
+def main() -> None:
+    """Console-script entry point: telemetry off before any tool is imported, then the commands."""
+    apply_runtime_defaults()
+    _mount_subcommands()
+    app()

@@ -1,0 +1,87 @@
+"""The nightly flow: ingest -> raw quality gate -> dbt build -> marts quality gate -> features -> summary.
+
+Wiring only: every step is a stage flow (visible on its own in the Prefect UI) over plain functions.
+A blocking raw-quality failure stops the run before dbt publishes marts; quarantined input does not stop
+the run (good data lands) but fails it at the end with what to fix.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from prefect import flow
+from prefect.artifacts import create_markdown_artifact
+
+from lakehouse.settings import get_settings
+from lakehouse.summary import QualityCounts, RunSummary, landings
+from lakehouse.transform import DbtBuildFailed
+from orchestration.flows.common import resolve_run_date
+from orchestration.flows.etl.s3_data_pipeline import s3_data_pipeline
+from orchestration.flows.ml.feature_engineering_pipeline import feature_engineering_pipeline
+from orchestration.flows.monitoring.data_quality_monitor import data_quality_monitor
+from orchestration.flows.transform.dbt_transform import dbt_transform
+
+
+class PipelineFailed(RuntimeError):
+    """The nightly run failed; `summary` says what landed and what failed."""
+
+    def __init__(self, summary: RunSummary) -> None:
+        super().__init__("\n".join(summary.problems))
+        self.summary = summary
+
+
+def _publish(summary: RunSummary) -> RunSummary:
+    create_markdown_artifact(
+        key="lakehouse-run-summary",
+        markdown=summary.to_markdown(),
+        description=f"Nightly lakehouse run for {summary.run_date}",
+    )
+    if not summary.ok:
+        raise PipelineFailed(summary)
+    return summary
+
+
+@flow(name="lakehouse-nightly", log_prints=True)
+def lakehouse_nightly(
+    run_date: date | None = None,
+    scale: float | None = None,
+    full_refresh: bool = False,
+    generate: bool = True,
+) -> RunSummary:
+    """Run the whole chain for one logical date (default: the scheduled date of this run)."""
+    day = resolve_run_date(run_date)
+    settings = get_settings()
+    summary = RunSummary(run_date=day, lake_root=settings.root, catalog=str(settings.catalog_path))
+
+    ingest = s3_data_pipeline(run_date=day, scale=scale, generate=generate, fail_on_problems=False)
+    summary.landed = landings(ingest.entities.values())
+    summary.problems += ingest.problems()
+
+    raw = data_quality_monitor(run_date=day, layer="raw", fail_on_blocking=False)
+    summary.quality.append(QualityCounts.from_outcomes("raw", raw.outcome_counts()))
+    if raw.blocking_failures:
+        summary.problems += raw.failure_messages()
+        summary.stopped_at = "raw quality gate (marts were not rebuilt)"
+        return _publish(summary)
+
+    try:
+        summary.dbt = dbt_transform(run_date=day, full_refresh=full_refresh)
+    except DbtBuildFailed as exc:
+        summary.dbt = exc.summary
+        summary.problems.append(str(exc))
+        summary.stopped_at = "dbt build"
+        return _publish(summary)
+
+    marts = data_quality_monitor(run_date=day, layer="marts", fail_on_blocking=False)
+    summary.quality.append(QualityCounts.from_outcomes("marts", marts.outcome_counts()))
+    if marts.blocking_failures:
+        summary.problems += marts.failure_messages()
+        summary.stopped_at = "marts quality gate (features were not built)"
+        return _publish(summary)
+
+    summary.feature_rows = feature_engineering_pipeline(run_date=day).customers
+    return _publish(summary)
+
+
+if __name__ == "__main__":
+    lakehouse_nightly()
