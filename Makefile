@@ -45,7 +45,7 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test: install lint
+test: install tools/checkov/.venv/.installed lint
 	$(BIN)/pytest
 
 unit: install
@@ -56,3 +56,8 @@ docs: install
 
 clean:
 	rm -rf lake .lakehouse dbt_project/target dbt_project/logs .pytest_cache .mypy_cache .ruff_cache
+
+# checkov pins its own boto3, so it lives in a locked environment of its own (tools/checkov/uv.lock).
+tools/checkov/.venv/.installed: tools/checkov/pyproject.toml tools/checkov/uv.lock
+	$(UV) sync --frozen --project tools/checkov --python $(PYTHON)
+	@touch $@
