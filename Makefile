@@ -15,6 +15,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS ?= false
 export SODA_CORE_TELEMETRY_ENABLED ?= false
 
 .PHONY: install run test unit lint format docs clean help
+.PHONY: ui ui-stop ui-status ui-trigger chromium system-tools
 
 help:
 	@echo "make run    - set up and run the nightly pipeline for today on the local lake (DATE=YYYY-MM-DD SCALE=N)"
@@ -22,6 +23,9 @@ help:
 	@echo "make unit   - fast tests only (no moto/Prefect servers, no full pipeline)"
 	@echo "make lint   - ruff + mypy"
 	@echo "make docs   - dbt docs generate on the local lake"
+	@echo "make ui     - Prefect server + UI on 127.0.0.1:4200, the *-local deployments and a worker (UI_PORT=N)"
+	@echo "make ui-trigger - run the nightly deployment through the worker and watch it (DATE=YYYY-MM-DD)"
+	@echo "make ui-stop    - stop the server and the worker that make ui started (make ui-status: are they up?)"
 
 # Bootstrap: uv from PyPI if missing, then the locked environment (uv.lock) — the only install step.
 $(VENV)/.installed: pyproject.toml uv.lock
@@ -45,7 +49,7 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test: install tools/checkov/.venv/.installed lint
+test: install tools/checkov/.venv/.installed system-tools lint
 	$(BIN)/pytest
 
 unit: install
@@ -61,3 +65,29 @@ clean:
 tools/checkov/.venv/.installed: tools/checkov/pyproject.toml tools/checkov/uv.lock
 	$(UV) sync --frozen --project tools/checkov --python $(PYTHON)
 	@touch $@
+
+# The local Prefect stack (orchestration/local.py): a real server with its SQLite state in .prefect/, the
+# prefect.yaml `*-local` deployments and a worker, all in the background; `make ui-stop` stops exactly those.
+UI_PORT ?= 4200
+UI := $(BIN)/python -m orchestration.local
+
+ui: install
+	$(UI) up --port $(UI_PORT)
+
+ui-stop:
+	@if [ -x $(BIN)/python ]; then $(UI) down --port $(UI_PORT); fi
+
+ui-status: install
+	@$(UI) status --port $(UI_PORT)
+
+ui-trigger: install
+	$(UI) trigger --port $(UI_PORT) $(if $(DATE),--date $(DATE))
+
+# System tools the tests use, from Debian's packages (installed only when missing; needs root, as in CI):
+# headless Chromium for the UI tests, shellcheck for the shell scripts of docker/, terraform/ and workflows.
+system-tools:
+	@if ! command -v chromium >/dev/null 2>&1 || ! command -v shellcheck >/dev/null 2>&1; then \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium shellcheck; \
+	fi
+
+chromium: system-tools
