@@ -38,25 +38,6 @@ order_lineage as (
 
 ),
 
--- raw rows about orders, for the incremental filter
-order_versions as (
-
-    select * from {{ ref('stg_shop__orders') }}
-
-),
-
-order_lines as (
-
-    select * from {{ ref('stg_shop__order_items') }}
-
-),
-
-payment_events as (
-
-    select * from {{ ref('stg_shop__payments') }}
-
-),
-
 {% if is_incremental() %}
 
 loaded_batches as (
@@ -66,21 +47,15 @@ loaded_batches as (
 
 ),
 
-raw_order_rows as (
-
-    select order_id, _batch_id from order_versions
-    union all
-    select order_id, _batch_id from order_lines
-    union all
-    select order_id, _batch_id from payment_events
-
-),
-
 touched_orders as (
 
-    select distinct order_id
-    from raw_order_rows
-    where _batch_id not in (select batch_id from loaded_batches)
+    -- orders with a raw row (version, line or payment) from a batch this table has not merged yet
+    select distinct lineage.order_id
+    from (
+        select order_id, unnest(source_batch_ids) as batch_id
+        from order_lineage
+    ) as lineage
+    where lineage.batch_id not in (select batch_id from loaded_batches)
 
 ),
 
