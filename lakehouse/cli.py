@@ -27,8 +27,7 @@ def print_summary(summary: RunSummary) -> None:
     for col in ("table", "rows landed", "quarantined", "note"):
         landed.add_column(col, justify="right" if col[0] in "rq" else "left")
     for t in summary.landed:
-        note = t.file_error or ("already loaded: skipped" if t.already_loaded else "")
-        landed.add_row(f"raw/shop/{t.entity}", str(t.rows_landed), str(t.rows_quarantined), note)
+        landed.add_row(f"raw/shop/{t.entity}", str(t.rows_landed), str(t.rows_quarantined), t.note)
     console.print(landed)
     if summary.dbt:
         d = summary.dbt

@@ -18,6 +18,10 @@ class TableLanding:
     already_loaded: bool
     file_error: str | None = None
 
+    @property
+    def note(self) -> str:
+        return self.file_error or ("already loaded: skipped" if self.already_loaded else "")
+
 
 def landings(entities: Iterable[Any]) -> list[TableLanding]:
     """TableLanding rows from ingestion's per-entity reports."""
@@ -69,8 +73,7 @@ class RunSummary:
             lines += ["## Landed (raw Delta tables)", "", "| table | rows landed | quarantined | note |"]
             lines += ["|---|---:|---:|---|"]
             for t in self.landed:
-                note = t.file_error or ("already loaded: skipped" if t.already_loaded else "")
-                lines.append(f"| raw/{t.entity} | {t.rows_landed} | {t.rows_quarantined} | {note} |")
+                lines.append(f"| raw/{t.entity} | {t.rows_landed} | {t.rows_quarantined} | {t.note} |")
             lines.append("")
         if self.dbt:
             d = self.dbt

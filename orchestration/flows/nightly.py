@@ -8,6 +8,7 @@ the run (good data lands) but fails it at the end with what to fix.
 from __future__ import annotations
 
 from datetime import date
+from typing import Literal
 
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact
@@ -41,6 +42,17 @@ def _publish(summary: RunSummary) -> RunSummary:
     return summary
 
 
+def _quality_gate(summary: RunSummary, layer: Literal["raw", "marts"], stopped_at: str) -> bool:
+    """Verify one layer's contracts into the summary; on a blocking failure record it and return False."""
+    report = data_quality_monitor(run_date=summary.run_date, layer=layer, fail_on_blocking=False)
+    summary.quality.append(QualityCounts.from_outcomes(layer, report.outcome_counts()))
+    if not report.blocking_failures:
+        return True
+    summary.problems += report.failure_messages()
+    summary.stopped_at = stopped_at
+    return False
+
+
 @flow(name="lakehouse-nightly", log_prints=True)
 def lakehouse_nightly(
     run_date: date | None = None,
@@ -57,11 +69,7 @@ def lakehouse_nightly(
     summary.landed = landings(ingest.entities.values())
     summary.problems += ingest.problems()
 
-    raw = data_quality_monitor(run_date=day, layer="raw", fail_on_blocking=False)
-    summary.quality.append(QualityCounts.from_outcomes("raw", raw.outcome_counts()))
-    if raw.blocking_failures:
-        summary.problems += raw.failure_messages()
-        summary.stopped_at = "raw quality gate (marts were not rebuilt)"
+    if not _quality_gate(summary, "raw", stopped_at="raw quality gate (marts were not rebuilt)"):
         return _publish(summary)
 
     try:
@@ -72,11 +80,7 @@ def lakehouse_nightly(
         summary.stopped_at = "dbt build"
         return _publish(summary)
 
-    marts = data_quality_monitor(run_date=day, layer="marts", fail_on_blocking=False)
-    summary.quality.append(QualityCounts.from_outcomes("marts", marts.outcome_counts()))
-    if marts.blocking_failures:
-        summary.problems += marts.failure_messages()
-        summary.stopped_at = "marts quality gate (features were not built)"
+    if not _quality_gate(summary, "marts", stopped_at="marts quality gate (features were not built)"):
         return _publish(summary)
 
     summary.feature_rows = feature_engineering_pipeline(run_date=day).customers
