@@ -40,7 +40,10 @@ class Settings(BaseSettings):
         "local lake and .lakehouse/ in the project for S3.",
     )
     lakehouse_target: Literal["dev", "ci", "prod"] = "dev"
-    lakehouse_source: str = "shop"
+    lakehouse_sources_dir: Path = Field(
+        default=PROJECT_DIR / "ingestion" / "sources",
+        description="The source registry: one <name>.yml per source (ingestion/README.md).",
+    )
     lakehouse_seed: int = 42
     lakehouse_scale: float = 1.0
 

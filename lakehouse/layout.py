@@ -1,0 +1,70 @@
+"""The lake layout: one function per zone, so every path in the stack comes from here.
+
+Zones under the lake root (a local folder or s3://bucket/prefix):
+
+    landing/<source>/<date>/…          what arrived, as delivered (files, API pages, database extracts)
+    raw/<source>/<entity>              typed Delta tables, append-only, one commit per batch
+    quarantine/<source>/records        Delta table of rejected records (file, line, reason)
+    quarantine/<source>/files/<date>/  copies of files that could not be read at all
+    analytics/<model>                  dbt's Delta outputs (marts)
+    features/<name>                    feature tables
+    quality/ledger                     the quality ledger (Delta)
+    ops/<name>                         operational state (incremental windows of API and database sources)
+
+The catalog name of a raw table is `raw_<source>.<entity>` in DuckDB, dbt (`source('<source>', '<entity>')`)
+and Soda (`lakehouse/raw_<source>/<entity>`).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from lakehouse.settings import Settings, get_settings
+
+ZONES = ("landing", "raw", "quarantine", "analytics", "features", "quality", "ops")
+
+
+def _uri(settings: Settings | None, *parts: str) -> str:
+    return (settings or get_settings()).uri(*parts)
+
+
+def landing_dir(source: str, run_date: date, settings: Settings | None = None) -> str:
+    """Where a date's deliveries of `source` land by default."""
+    return _uri(settings, "landing", source, run_date.isoformat())
+
+
+def landing_file(source: str, run_date: date, name: str, settings: Settings | None = None) -> str:
+    return _uri(settings, "landing", source, run_date.isoformat(), name)
+
+
+def raw_table(source: str, entity: str, settings: Settings | None = None) -> str:
+    return _uri(settings, "raw", source, entity)
+
+
+def raw_schema_name(source: str) -> str:
+    """The catalog schema of a source's raw tables (dbt's source schema, Soda's dataset prefix)."""
+    return f"raw_{source}"
+
+
+def quarantine_records(source: str, settings: Settings | None = None) -> str:
+    return _uri(settings, "quarantine", source, "records")
+
+
+def quarantine_file(source: str, run_date: date, name: str, settings: Settings | None = None) -> str:
+    return _uri(settings, "quarantine", source, "files", run_date.isoformat(), name)
+
+
+def analytics_table(model: str, settings: Settings | None = None) -> str:
+    return _uri(settings, "analytics", model)
+
+
+def features_table(name: str, settings: Settings | None = None) -> str:
+    return _uri(settings, "features", name)
+
+
+def quality_ledger(settings: Settings | None = None) -> str:
+    return _uri(settings, "quality", "ledger")
+
+
+def ops_table(*parts: str, settings: Settings | None = None) -> str:
+    return _uri(settings, "ops", *parts)
