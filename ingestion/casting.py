@@ -1,25 +1,22 @@
-"""SQL that types landing records (read as VARCHAR) to an entity's schema and explains what does not fit.
+"""SQL that types landed values to an entity's declared columns and explains what does not fit.
 
-A value is accepted only if it converts without loss: integers must look like integers ('2.5' is not a
-valid INTEGER, although DuckDB's TRY_CAST would round it).
+Text formats (CSV, JSON) land every value as VARCHAR; Parquet lands native types. A value is accepted only
+if it converts without loss: integers must look like integers ('2.5' is not a valid INTEGER although
+DuckDB's TRY_CAST would round it), decimals may not carry more digits than their scale, a DATE column takes
+a date and not a timestamp, dates lie within the source's limits, JSON columns hold valid JSON, and no text
+field is longer than the source's size limit.
 """
 
 from __future__ import annotations
 
-import pyarrow as pa
+from dataclasses import dataclass
 
-from ingestion.shop.schema import UTC_TS, Entity
+from ingestion.registry import Entity, Limits
+from ingestion.types import ColumnType
 
-DUCKDB_TYPES: dict[pa.DataType, str] = {
-    pa.int64(): "BIGINT",
-    pa.int32(): "INTEGER",
-    pa.float64(): "DOUBLE",
-    pa.string(): "VARCHAR",
-    pa.bool_(): "BOOLEAN",
-    pa.date32(): "DATE",
-    UTC_TS: "TIMESTAMPTZ",
-}
 INTEGER_TEXT = r"\s*[+-]?[0-9]+(\.0*)?\s*"
+DECIMAL_TEXT = r"\s*[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)\s*"
+DATE_TEXT = r"\s*[0-9]{4}-[0-9]{2}-[0-9]{2}\s*"
 MAX_VALUE_CHARS = 80
 
 
@@ -31,40 +28,101 @@ def literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def duckdb_type(dtype: pa.DataType) -> str:
-    try:
-        return DUCKDB_TYPES[dtype]
-    except KeyError:
-        raise TypeError(f"no DuckDB type mapped for Arrow type {dtype}; add it to DUCKDB_TYPES") from None
+@dataclass(frozen=True)
+class ColumnCheck:
+    """How one declared column is typed and checked; `landed_type` is the DuckDB type it arrived as."""
+
+    name: str
+    type: ColumnType
+    required: bool
+    landed_type: str = "VARCHAR"
+
+    @property
+    def is_text(self) -> bool:
+        return self.landed_type == "VARCHAR"
+
+    @property
+    def col(self) -> str:
+        return ident(self.name)
+
+    def typed(self) -> str:
+        """The typed value, NULL when it does not convert."""
+        col, target = self.col, self.type.duckdb
+        if self.type.is_json:
+            return f"CASE WHEN json_valid({col}) THEN CAST({col} AS JSON) END" if self.is_text else col
+        if self.is_text and self.type.is_integer:
+            return (
+                f"CASE WHEN regexp_full_match({col}, '{INTEGER_TEXT}') THEN TRY_CAST({col} AS {target}) END"
+            )
+        if self.is_text and target.startswith("DECIMAL"):
+            return (
+                f"CASE WHEN regexp_full_match({col}, '{DECIMAL_TEXT}') THEN TRY_CAST({col} AS {target}) END"
+            )
+        return f"TRY_CAST({col} AS {target})"
+
+    def _lossy_decimal(self) -> str | None:
+        if not (self.is_text and self.type.duckdb.startswith("DECIMAL")):
+            return None
+        scale = int(self.type.duckdb.rstrip(")").rsplit(",", 1)[1])
+        digits = f"length(rtrim(regexp_extract({self.col}, '\\.([0-9]*)', 1), '0'))"
+        return f"WHEN {digits} > {scale} THEN {self._message('has more than ' + str(scale) + ' decimals')}"
+
+    def _message(self, what: str) -> str:
+        name = self.name.replace("'", "''")
+        return f"format('{name}: ''{{}}'' {what}', left(CAST({self.col} AS VARCHAR), {MAX_VALUE_CHARS}))"
+
+    def problem(self, limits: Limits) -> str:
+        """NULL when the value is fine, else e.g. "quantity: '2.5' is not a valid INTEGER"."""
+        col, name = self.col, self.name.replace("'", "''")
+        whens = [f"WHEN {col} IS NULL THEN '{name}: missing (required)'"] if self.required else []
+        whens.append(f"WHEN {col} IS NULL THEN NULL")
+        if self.is_text:
+            size = f"strlen({col})"
+            whens.append(
+                f"WHEN {size} > {limits.max_field_bytes} THEN format('{name}: value of {{}} bytes is over "
+                f"the limit of {limits.max_field_bytes} bytes', {size})"
+            )
+        if self.is_text and self.type.duckdb == "DATE":
+            whens.append(
+                f"WHEN NOT regexp_full_match({col}, '{DATE_TEXT}') "
+                f"AND TRY_CAST({col} AS TIMESTAMP) IS NOT NULL "
+                f"THEN {self._message('is a timestamp, not a DATE')}"
+            )
+        lossy = self._lossy_decimal()
+        if lossy:
+            whens.append(lossy)
+        whens.append(
+            f"WHEN {self.typed()} IS NULL THEN {self._message('is not a valid ' + self.type.duckdb)}"
+        )
+        if self.type.duckdb in ("DATE", "TIMESTAMPTZ"):
+            low, high = limits.min_date.isoformat(), limits.max_date.isoformat()
+            day = f"CAST({self.typed()} AS DATE)"
+            whens.append(
+                f"WHEN {day} < DATE '{low}' OR {day} > DATE '{high}' "
+                f"THEN {self._message(f'is outside the accepted dates {low} to {high}')}"
+            )
+        return "CASE " + " ".join(whens) + " END"
 
 
-def typed(field: pa.Field) -> str:
-    """The typed value of a VARCHAR column, NULL when it does not convert."""
-    col, sql_type = ident(field.name), duckdb_type(field.type)
-    if pa.types.is_integer(field.type):
-        return f"CASE WHEN regexp_full_match({col}, '{INTEGER_TEXT}') THEN TRY_CAST({col} AS {sql_type}) END"
-    return f"TRY_CAST({col} AS {sql_type})"
+def column_checks(entity: Entity, landed_types: dict[str, str]) -> list[ColumnCheck]:
+    """The checks of the declared columns; a column the file lacks lands as NULL VARCHAR."""
+    return [
+        ColumnCheck(name, column.column_type, name in entity.required, landed_types.get(name, "VARCHAR"))
+        for name, column in entity.columns.items()
+    ]
 
 
-def problem(field: pa.Field, required: bool) -> str:
-    """NULL when the column's value is fine, else e.g. "quantity: 'abc' is not a valid INTEGER"."""
-    col, name = ident(field.name), field.name.replace("'", "''")
-    missing = f"WHEN {col} IS NULL THEN '{name}: missing (required)' " if required else ""
-    value = f"left({col}, {MAX_VALUE_CHARS})"
-    invalid = f"format('{name}: ''{{}}'' is not a valid {duckdb_type(field.type)}', {value})"
-    return f"CASE {missing}WHEN {col} IS NOT NULL AND {typed(field)} IS NULL THEN {invalid} END"
-
-
-def reason(entity: Entity) -> str:
+def reason(checks: list[ColumnCheck], limits: Limits) -> str:
     """All problems of a record joined by '; ', NULL for a good record."""
-    parts = [problem(f, f.name in entity.required) for f in entity.schema]
+    parts = [c.problem(limits) for c in checks]
     return f"NULLIF(concat_ws('; ', {', '.join(parts)}), '')"
 
 
-def typed_columns(entity: Entity) -> str:
-    return ", ".join(f"{typed(f)} AS {ident(f.name)}" for f in entity.schema)
+def typed_columns(checks: list[ColumnCheck]) -> str:
+    return ", ".join(f"{c.typed()} AS {c.col}" for c in checks)
 
 
-def original_record(entity: Entity) -> str:
-    """The record as landed, as a JSON object of strings."""
-    return "to_json(struct_pack(" + ", ".join(f"{ident(n)} := {ident(n)}" for n in entity.schema.names) + "))"
+def original_record(names: list[str], max_chars: int) -> str:
+    """The record as landed, as a JSON object (capped at `max_chars`)."""
+    fields = ", ".join(f"{ident(n)} := {ident(n)}" for n in names)
+    return f"left(CAST(to_json(struct_pack({fields})) AS VARCHAR), {max_chars})"

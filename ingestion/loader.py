@@ -1,14 +1,21 @@
-"""Ingestion: landing files of one day -> typed raw Delta tables, exactly once, bad data quarantined.
+"""Ingestion: a date's landing files of one registered source -> typed raw Delta tables, exactly once.
 
-For each entity the landing file is read with DuckDB as text, typed to the schema in ingestion/shop/schema.py,
-and appended to `raw/<source>/<entity>` with lineage columns. Records that do not fit go to the Delta table
-`quarantine/<source>/records` with the reason; a file that cannot be read at all is copied to
-`quarantine/<source>/files/<date>/`. The raw append carries the application transaction `<source>/<entity>/
-<date>` (the batch id): rerunning a date appends nothing.
+For each entity of the source, every landing file of the date (ingestion/locations.py) is read record by
+record (ingestion/readers.py), typed to the entity's declared columns (ingestion/casting.py) and appended to
+`raw/<source>/<entity>` with lineage columns, in one commit carrying the application transaction
+`<source>/<entity>/<date>` (the batch id): rerunning a date appends nothing.
 
-_ingested_at (and quarantined_at) is deterministic: midnight UTC at the end of the run date (run_date + 1 day,
-00:00), the moment the day's batch is complete. Rerunning produces identical tables; the wall-clock time of a
-load is in the Delta log's commit info.
+- A record that does not parse or fit goes to `quarantine/<source>/records` with its line and the reason;
+  the file's other records land.
+- A file that cannot be read at all, or lacks a required column, is copied to
+  `quarantine/<source>/files/<date>/`; the entity's other files land.
+- An empty or header-only file, or no file at all, is a problem: nothing is committed for that entity, so
+  the batch stays open and a corrected redelivery of the date lands.
+- Columns the source does not declare are added to the raw table (Delta schema merge) and reported as
+  drift; a missing optional column lands as NULL.
+
+_ingested_at (and quarantined_at) is deterministic: midnight UTC at the end of the run date, the moment the
+day's batch is complete. Rerunning produces identical tables; the wall-clock time is in the Delta log.
 """
 
 from __future__ import annotations
@@ -21,10 +28,14 @@ import duckdb
 import pyarrow as pa
 
 from ingestion import casting
+from ingestion.locations import landing_files
+from ingestion.readers import FileRead, UnreadableFileError, location, read_file
+from ingestion.registry import Entity, Source
 from ingestion.report import MAX_RECORD_MESSAGES, EntityReport, IngestReport
-from ingestion.shop.schema import ENTITIES, LINEAGE_FIELDS, UTC_TS, Entity
-from ingestion.storage import copy_file, file_exists
+from ingestion.types import LINEAGE_FIELDS, UTC_TS
+from lakehouse.files import copy_file
 from lakehouse.lake import append_batch, batch_already_committed, duckdb_session
+from lakehouse.layout import quarantine_file, quarantine_records, raw_table
 from lakehouse.settings import Settings, get_settings
 
 QUARANTINE_SCHEMA = pa.schema(
@@ -32,35 +43,28 @@ QUARANTINE_SCHEMA = pa.schema(
         pa.field("batch_id", pa.string(), nullable=False),
         pa.field("entity", pa.string(), nullable=False),
         pa.field("source_file", pa.string(), nullable=False),
-        pa.field("record_number", pa.int64()),  # 1-based position in the file; NULL for a whole file
+        pa.field("record_number", pa.int64()),  # the line (CSV, JSON lines), record or row; NULL for a file
+        pa.field("location", pa.string()),  # e.g. "line 17"; NULL for a whole file
         pa.field("reason", pa.string(), nullable=False),
-        pa.field("record", pa.string()),  # the record as landed (JSON object of strings); NULL for a file
+        pa.field(
+            "record", pa.string()
+        ),  # the record as landed (JSON object or the raw line); NULL for a file
         pa.field("quarantined_at", UTC_TS, nullable=False),
     ]
 )
 BATCH_ROWS = 1_000_000
-UNREADABLE = (
-    duckdb.InvalidInputException,
-    duckdb.ConversionException,
-    duckdb.IOException,
-    duckdb.NotImplementedException,
-)
-
-
-class UnreadableFileError(Exception):
-    """The landing file cannot be parsed as its format (or lacks columns of the schema)."""
+RECORD_CHARS = 65_536
 
 
 @dataclass(frozen=True)
 class Batch:
-    source: str
+    source: Source
     entity: Entity
     run_date: date
-    source_file: str
 
     @property
     def batch_id(self) -> str:
-        return f"{self.source}/{self.entity.name}/{self.run_date.isoformat()}"
+        return f"{self.source.name}/{self.entity.name}/{self.run_date.isoformat()}"
 
     @property
     def ingested_at(self) -> datetime:
@@ -70,155 +74,222 @@ class Batch:
     def ingested_at_sql(self) -> str:
         return f"TIMESTAMPTZ '{self.ingested_at.isoformat()}'"
 
-    def location(self, record_number: int) -> str:
-        """Where a record is in the file, in the file's own terms (CSV has a header line)."""
-        fmt = self.entity.file_format
-        return {"csv": f"line {record_number + 1}", "jsonl": f"line {record_number}"}.get(
-            fmt, f"row {record_number}"
-        )
-
 
 def raw_schema(entity: Entity) -> pa.Schema:
-    """The exact schema of the raw Delta table of `entity`."""
-    return pa.schema([*entity.schema, *LINEAGE_FIELDS])
+    """The schema of the raw Delta table of `entity` (before any undeclared columns were added)."""
+    return entity.raw_schema
 
 
-def reader_sql(entity: Entity, uri: str) -> str:
-    """DuckDB table function reading the landing file; CSV and JSON lines as text."""
-    path = casting.literal(uri)
-    if entity.file_format == "csv":
-        return (
-            f"read_csv({path}, all_varchar = true, header = true, delim = ',', quote = '\"', escape = '\"')"
-        )
-    if entity.file_format == "jsonl":
-        columns = ", ".join(f"{casting.literal(n)}: 'VARCHAR'" for n in entity.schema.names)
-        return f"read_json({path}, format = 'newline_delimited', columns = {{{columns}}})"
-    if entity.file_format == "parquet":
-        return f"read_parquet({path}, file_row_number = true)"
-    raise ValueError(f"unknown file format {entity.file_format!r} of entity {entity.name}")
+@dataclass
+class LandedFile:
+    uri: str
+    read: FileRead
 
 
-def land_as_text(con: duckdb.DuckDBPyConnection, batch: Batch) -> int:
-    """Read the landing file into the temp table `landed` (_record + every schema column as VARCHAR)."""
-    entity = batch.entity
-    try:
-        con.execute(
-            f"CREATE OR REPLACE TEMP VIEW landing AS SELECT * FROM {reader_sql(entity, batch.source_file)}"
-        )
-        columns = [d[0] for d in con.execute("SELECT * FROM landing LIMIT 0").description]
-        missing = [n for n in entity.schema.names if n not in columns]
-        if missing:
-            raise UnreadableFileError(f"missing columns {missing}; expected {entity.schema.names}")
-        record = "file_row_number + 1" if entity.file_format == "parquet" else "row_number() OVER ()"
-        text = ", ".join(
-            f"CAST({casting.ident(n)} AS VARCHAR) AS {casting.ident(n)}" for n in entity.schema.names
-        )
-        con.execute(f"CREATE OR REPLACE TEMP TABLE landed AS SELECT {record} AS _record, {text} FROM landing")
-    except duckdb.HTTPException:
-        raise
-    except UNREADABLE as exc:
-        raise UnreadableFileError(str(exc).splitlines()[0]) from exc
-    row = con.execute("SELECT count(*) FROM landed").fetchone()
-    return int(row[0]) if row else 0
-
-
-def _checked(entity: Entity) -> str:
-    return f"(SELECT *, {casting.reason(entity)} AS _reason FROM landed)"
-
-
-def good_records(con: duckdb.DuckDBPyConnection, batch: Batch) -> pa.RecordBatchReader:
-    """The typed records that fit the schema, in file order, with lineage columns, as an Arrow stream."""
-    sql = (
-        f"SELECT {casting.typed_columns(batch.entity)}, {casting.literal(batch.batch_id)} AS _batch_id, "
-        f"{batch.ingested_at_sql} AS _ingested_at, {casting.literal(batch.source_file)} AS _source_file "
-        f"FROM {_checked(batch.entity)} WHERE _reason IS NULL ORDER BY _record"
-    )
-    return con.execute(sql).to_arrow_reader(BATCH_ROWS).cast(raw_schema(batch.entity))
-
-
-def bad_records(con: duckdb.DuckDBPyConnection, batch: Batch) -> pa.Table:
-    """The records that do not fit, as rows of the quarantine table."""
-    sql = (
-        f"SELECT {casting.literal(batch.batch_id)} AS batch_id, "
-        f"{casting.literal(batch.entity.name)} AS entity, "
-        f"{casting.literal(batch.source_file)} AS source_file, _record AS record_number, _reason AS reason, "
-        f"{casting.original_record(batch.entity)} AS record, {batch.ingested_at_sql} AS quarantined_at "
-        f"FROM {_checked(batch.entity)} WHERE _reason IS NOT NULL ORDER BY _record"
-    )
-    return con.execute(sql).to_arrow_table().cast(QUARANTINE_SCHEMA)
-
-
-def explain(batch: Batch, bad: pa.Table) -> list[str]:
-    """Messages for the first quarantined records, e.g. "line 17 (order_id=4): status: missing (required)"."""
-    pk = batch.entity.primary_key
-    messages = []
-    for row in bad.slice(0, MAX_RECORD_MESSAGES).to_pylist():
-        key_value = json.loads(row["record"]).get(pk)
-        key = f" ({pk}={key_value})" if key_value is not None else ""
-        messages.append(f"{batch.location(row['record_number'])}{key}: {row['reason']}")
-    return messages
-
-
-def quarantine_uri(settings: Settings, source: str) -> str:
-    return settings.uri("quarantine", source, "records")
-
-
-def quarantine_file(batch: Batch, error: str, settings: Settings) -> str:
-    """Copy an unreadable landing file aside and record why (once per batch); returns the copy's URI."""
-    dst = settings.uri(
-        "quarantine", batch.source, "files", batch.run_date.isoformat(), batch.entity.file_name
-    )
-    copy_file(batch.source_file, dst, settings)
-    row = {
-        "batch_id": [batch.batch_id],
-        "entity": [batch.entity.name],
-        "source_file": [batch.source_file],
-        "record_number": [None],
-        "reason": [f"file could not be read: {error}; copied to {dst}"],
-        "record": [None],
-        "quarantined_at": [batch.ingested_at],
+def _quarantine_rows(batch: Batch, rows: dict[str, list[object]]) -> pa.Table:
+    n = len(rows["reason"])
+    full = {
+        "batch_id": [batch.batch_id] * n,
+        "entity": [batch.entity.name] * n,
+        "quarantined_at": [batch.ingested_at] * n,
+        **rows,
     }
-    table = pa.table(row, schema=QUARANTINE_SCHEMA)
-    append_batch(quarantine_uri(settings, batch.source), table, f"quarantine/{batch.batch_id}#file", settings)
+    return pa.table({f.name: full[f.name] for f in QUARANTINE_SCHEMA}, schema=QUARANTINE_SCHEMA)
+
+
+def quarantine_whole_file(batch: Batch, uri: str, error: str, settings: Settings) -> str:
+    """Copy a file that cannot land aside and record why (once per batch and file); returns the copy."""
+    name = uri.rsplit("/", 1)[-1]
+    dst = quarantine_file(batch.source.name, batch.run_date, name, settings)
+    copy_file(uri, dst, settings)
+    rows: dict[str, list[object]] = {
+        "source_file": [uri],
+        "record_number": [None],
+        "location": [None],
+        "reason": [f"file could not be landed: {error}; copied to {dst}"],
+        "record": [None],
+    }
+    app_id = f"quarantine/{batch.batch_id}#file:{name}"
+    append_batch(
+        quarantine_records(batch.source.name, settings), _quarantine_rows(batch, rows), app_id, settings
+    )
     return dst
 
 
+def missing_required(entity: Entity, read: FileRead) -> list[str]:
+    return [n for n in entity.required if n not in read.columns]
+
+
+def _landed_view(con: duckdb.DuckDBPyConnection, files: list[LandedFile], entity: Entity) -> None:
+    """One view `landed` over every landed file: _file, _line, the declared columns (NULL when a file lacks
+    an optional one) and any undeclared columns."""
+    parts = []
+    for f in files:
+        absent = [n for n in entity.columns if n not in f.read.columns]
+        nulls = "".join(f", CAST(NULL AS VARCHAR) AS {casting.ident(n)}" for n in absent)
+        parts.append(f"SELECT {casting.literal(f.uri)} AS _file, *{nulls} FROM {f.read.table}")
+    con.execute("CREATE OR REPLACE TEMP VIEW landed AS " + " UNION ALL BY NAME ".join(parts))
+
+
+def _checks(con: duckdb.DuckDBPyConnection, entity: Entity) -> list[casting.ColumnCheck]:
+    types = {str(r[0]): str(r[1]) for r in con.execute("DESCRIBE landed").fetchall()}
+    return casting.column_checks(entity, types)
+
+
+def undeclared_columns(con: duckdb.DuckDBPyConnection, entity: Entity) -> dict[str, str]:
+    """Columns in the landed files that the source does not declare (-> DuckDB type)."""
+    types = {str(r[0]): str(r[1]) for r in con.execute("DESCRIBE landed").fetchall()}
+    return {n: t for n, t in types.items() if n not in entity.columns and n not in ("_file", "_line")}
+
+
+def _checked(batch: Batch, checks: list[casting.ColumnCheck]) -> str:
+    return f"(SELECT *, {casting.reason(checks, batch.source.limits)} AS _reason FROM landed)"
+
+
+def good_records(
+    con: duckdb.DuckDBPyConnection, batch: Batch, checks: list[casting.ColumnCheck], extras: dict[str, str]
+) -> pa.RecordBatchReader:
+    """The typed records that fit, in file order, with lineage columns (and undeclared ones), as a stream."""
+    extra_sql = "".join(f", {casting.ident(n)}" for n in extras)
+    sql = (
+        f"SELECT {casting.typed_columns(checks)}, {casting.literal(batch.batch_id)} AS _batch_id, "
+        f"{batch.ingested_at_sql} AS _ingested_at, _file AS _source_file{extra_sql} "
+        f"FROM {_checked(batch, checks)} WHERE _reason IS NULL ORDER BY _file, _line"
+    )
+    extra_fields = [pa.field(n, _arrow_of(t)) for n, t in extras.items()]
+    schema = pa.schema([*batch.entity.arrow_schema, *LINEAGE_FIELDS, *extra_fields])
+    return con.execute(sql).to_arrow_reader(BATCH_ROWS).cast(schema)
+
+
+def _arrow_of(duckdb_type: str) -> pa.DataType:
+    with duckdb.connect() as con:
+        return con.execute(f"SELECT CAST(NULL AS {duckdb_type}) AS v").to_arrow_table().schema.field("v").type
+
+
+def bad_records(
+    con: duckdb.DuckDBPyConnection, batch: Batch, files: list[LandedFile], checks: list[casting.ColumnCheck]
+) -> pa.Table:
+    """Records that did not parse (per file) or do not fit the declared columns, as quarantine rows."""
+    names = [c.name for c in checks] + list(undeclared_columns(con, batch.entity))
+    where = casting.literal(location(batch.entity.format, 0).split()[0] + " ")
+    value_rejects = (
+        f"SELECT _file, _line, _reason AS reason, {casting.original_record(names, RECORD_CHARS)} AS record "
+        f"FROM {_checked(batch, checks)} WHERE _reason IS NOT NULL"
+    )
+    parse_rejects = [
+        f"SELECT {casting.literal(f.uri)} AS _file, _line, reason, record FROM {f.read.table}_rejects"
+        for f in files
+    ]
+    sql = (
+        f"SELECT _file AS source_file, _line AS record_number, "
+        f"{where} || _line AS location, "
+        f"reason, record FROM ({' UNION ALL '.join([value_rejects, *parse_rejects])}) ORDER BY _file, _line"
+    )
+    table = con.execute(sql).to_arrow_table()
+    rows = {name: table.column(name).to_pylist() for name in table.column_names}
+    return _quarantine_rows(batch, rows)
+
+
+def explain(batch: Batch, bad: pa.Table) -> list[str]:
+    """Messages for the first quarantined records, e.g. "orders.jsonl line 17 (order_id=4): status: …"."""
+    messages = []
+    for row in bad.slice(0, MAX_RECORD_MESSAGES).to_pylist():
+        key = _key_text(batch.entity, row["record"])
+        name = str(row["source_file"]).rsplit("/", 1)[-1]
+        messages.append(f"{name} {row['location']}{key}: {row['reason']}")
+    return messages
+
+
+def _key_text(entity: Entity, record: str | None) -> str:
+    try:
+        values = json.loads(record or "")
+    except ValueError:
+        return ""
+    if not isinstance(values, dict):
+        return ""
+    keys = [f"{k}={values[k]}" for k in entity.primary_key if values.get(k) is not None]
+    return f" ({', '.join(keys)})" if keys else ""
+
+
+def read_landing_files(
+    con: duckdb.DuckDBPyConnection, batch: Batch, uris: list[str], report: EntityReport, settings: Settings
+) -> list[LandedFile]:
+    """Read each file; quarantine whole files that cannot land, note empty ones; return the rest."""
+    landed: list[LandedFile] = []
+    for i, uri in enumerate(uris):
+        name = uri.rsplit("/", 1)[-1]
+        try:
+            read = read_file(con, uri, batch.entity, batch.source.limits, f"landed_{i}")
+        except UnreadableFileError as exc:
+            report.file_errors[name] = str(exc)
+            report.quarantined_files.append(quarantine_whole_file(batch, uri, str(exc), settings))
+            continue
+        if read.header_only:
+            report.empty_files.append(name)
+            continue
+        missing = missing_required(batch.entity, read)
+        if missing:
+            error = f"missing required columns {missing}; the file has {list(read.columns)}"
+            report.file_errors[name] = error
+            report.quarantined_files.append(quarantine_whole_file(batch, uri, error, settings))
+            continue
+        for column in batch.entity.columns:
+            if column not in read.columns and column not in report.missing_optional:
+                report.missing_optional.append(column)
+        landed.append(LandedFile(uri, read))
+    return landed
+
+
 def ingest_entity(con: duckdb.DuckDBPyConnection, batch: Batch, settings: Settings) -> EntityReport:
-    """Land one entity's file of the day: quarantine first, then the raw append that completes the batch."""
-    report = EntityReport(batch.entity.name, batch.source_file, batch.batch_id)
-    raw_uri = settings.uri("raw", batch.source, batch.entity.name)
+    """Land one entity's files of the day: quarantine first, then the raw append that completes the batch."""
+    raw_uri = raw_table(batch.source.name, batch.entity.name, settings)
+    report = EntityReport(batch.entity.name, batch.batch_id, raw_uri)
     if batch_already_committed(raw_uri, batch.batch_id, settings):
         report.skipped_already_loaded = True
         return report
-    if not file_exists(con, batch.source_file):
+    uris, report.expected_at = landing_files(con, batch.source, batch.entity, batch.run_date, settings)
+    report.files = [u.rsplit("/", 1)[-1] for u in uris]
+    if not uris:
         report.file_missing = True
-        report.file_error = f"missing: no landing file at {batch.source_file}"
         return report
-    try:
-        total = land_as_text(con, batch)
-    except UnreadableFileError as exc:
-        report.file_error = str(exc)
-        report.quarantined_file = quarantine_file(batch, report.file_error, settings)
+    landed = read_landing_files(con, batch, uris, report, settings)
+    if not landed:
         return report
-    bad = bad_records(con, batch)
+    _landed_view(con, landed, batch.entity)
+    checks, extras = _checks(con, batch.entity), undeclared_columns(con, batch.entity)
+    bad = bad_records(con, batch, landed, checks)
     if bad.num_rows:
-        append_batch(quarantine_uri(settings, batch.source), bad, f"quarantine/{batch.batch_id}", settings)
-    if not append_batch(raw_uri, good_records(con, batch), batch.batch_id, settings):
+        append_batch(
+            quarantine_records(batch.source.name, settings), bad, f"quarantine/{batch.batch_id}", settings
+        )
+    if not append_batch(raw_uri, good_records(con, batch, checks, extras), batch.batch_id, settings):
         report.skipped_already_loaded = True  # a concurrent run committed it meanwhile
         return report
+    total = sum(f.read.records + f.read.rejected for f in landed)
     report.rows_landed, report.rows_quarantined = total - bad.num_rows, bad.num_rows
+    report.added_columns = {n: t for n, t in extras.items()}
     report.record_problems = explain(batch, bad)
     return report
 
 
-def ingest_date(run_date: date, source: str = "shop", settings: Settings | None = None) -> IngestReport:
-    """Ingest every entity's landing file of `run_date`. Good data lands even when other files have
-    problems; check `report.has_problems` / `report.problems()` afterwards."""
+def ingest_source(
+    source: Source, run_date: date, settings: Settings | None = None, entities: list[str] | None = None
+) -> IngestReport:
+    """Land every entity (or the named ones) of `source` for `run_date`. Good data lands even when other
+    files have problems; check `report.has_problems` / `report.problems()` afterwards."""
     settings = settings or get_settings()
-    report = IngestReport(source, run_date, quarantine_uri(settings, source))
+    report = IngestReport(source.name, run_date, quarantine_records(source.name, settings))
     with duckdb_session(settings=settings) as con:
         con.execute("SET TimeZone = 'UTC'")
-        for entity in ENTITIES.values():
-            uri = settings.uri("landing", source, run_date.isoformat(), entity.file_name)
-            report.entities[entity.name] = ingest_entity(con, Batch(source, entity, run_date, uri), settings)
+        for entity in source.entities.values():
+            if entities is None or entity.name in entities:
+                report.entities[entity.name] = ingest_entity(con, Batch(source, entity, run_date), settings)
     return report
+
+
+def ingest_date(run_date: date, source: str = "shop", settings: Settings | None = None) -> IngestReport:
+    """Land one registered source (by name) for `run_date`."""
+    from ingestion.registry import get_source
+
+    settings = settings or get_settings()
+    return ingest_source(get_source(source, settings), run_date, settings)

@@ -12,7 +12,7 @@ from datetime import date
 import numpy as np
 import pyarrow as pa
 
-from ingestion.shop.schema import UTC_TS
+from ingestion.types import UTC_TS
 
 EPOCH = date(2024, 1, 1)
 DAY_US = 86_400 * 1_000_000

@@ -33,8 +33,9 @@ from ingestion.shop.population import (
     customers_snapshot,
     products_snapshot,
 )
-from ingestion.shop.schema import ENTITIES, PAYMENT_METHODS
+from ingestion.shop.schema import PAYMENT_METHODS, shop_entities
 from lakehouse.lake import duckdb_session
+from lakehouse.layout import landing_file
 from lakehouse.settings import Settings, get_settings
 
 DUPLICATE_PAYMENT_SHARE = 0.005
@@ -63,7 +64,7 @@ def _orders_table(orders: DayOrders, status: str, mask: np.ndarray | None = None
             pa.array([status]).take(np.zeros(len(keep), dtype=np.int64)),
             ts_array(updated_us),
         ],
-        schema=ENTITIES["orders"].schema,
+        schema=shop_entities()["orders"].arrow_schema,
     )
 
 
@@ -92,7 +93,7 @@ def _payments_table(payments: DayPayments, day: int) -> pa.Table:
             pa.array(payments.amount[keep]),
             ts_array(payments.paid_us[keep]),
         ],
-        schema=ENTITIES["payments"].schema,
+        schema=shop_entities()["payments"].arrow_schema,
     )
 
 
@@ -119,7 +120,7 @@ def order_items_file(orders: DayOrders, products: Products, seed: int) -> pa.Tab
             pa.array(lines.quantity),
             pa.array(lines.unit_price),
         ],
-        schema=ENTITIES["order_items"].schema,
+        schema=shop_entities()["order_items"].arrow_schema,
     )
 
 
@@ -149,7 +150,7 @@ def generate_day(run_date: date, scale: float = 1.0, seed: int = 42) -> dict[str
 def landing_uri(
     run_date: date, file_name: str, source: str = "shop", settings: Settings | None = None
 ) -> str:
-    return (settings or get_settings()).uri("landing", source, run_date.isoformat(), file_name)
+    return landing_file(source, run_date, file_name, settings)
 
 
 def generate_landing(
@@ -163,12 +164,12 @@ def generate_landing(
         # One writer thread: same bytes, but an ordered parallel COPY buffers the whole file (2x peak memory).
         con.execute("SET threads = 1")
         for name, table in generate_tables(run_date, scale, seed):
-            entity = ENTITIES[name]
-            uri = landing_uri(run_date, entity.file_name, settings=settings)
+            entity = shop_entities()[name]
+            uri = landing_uri(run_date, entity.file_pattern, settings=settings)
             if not settings.is_s3:
                 Path(uri).parent.mkdir(parents=True, exist_ok=True)
             con.register("arrow_table", table)
-            options = COPY_FORMATS[entity.file_format]
+            options = COPY_FORMATS[entity.format]
             con.execute(f"COPY (SELECT * FROM arrow_table) TO {literal(uri)} ({options})")
             con.unregister("arrow_table")
             uris.append(uri)

@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ingestion.shop.calendar import POPULATION_DAY, SECOND_US, date_array, day_rng, day_start_us, ts_array
-from ingestion.shop.schema import ENTITIES
+from ingestion.shop.schema import shop_entities
 
 NEVER = 10**9  # a change day that never comes
 
@@ -220,7 +220,7 @@ def customers_snapshot(c: Customers, day: int) -> pa.Table:
             date_array(c.signup_day[:count]),
             ts_array(updated_us),
         ],
-        schema=ENTITIES["customers"].schema,
+        schema=shop_entities()["customers"].arrow_schema,
     )
 
 
@@ -292,5 +292,5 @@ def products_snapshot(p: Products, day: int) -> pa.Table:
             pa.array(p.active_on(day)[keep]),
             ts_array(day_start_us(p.updated_day(day)[keep])),
         ],
-        schema=ENTITIES["products"].schema,
+        schema=shop_entities()["products"].arrow_schema,
     )

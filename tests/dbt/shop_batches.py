@@ -17,7 +17,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from ingestion.shop.schema import ENTITIES, LINEAGE_FIELDS
+from ingestion.shop.schema import shop_entities
+from ingestion.types import LINEAGE_FIELDS
 from lakehouse.lake import append_batch
 from lakehouse.settings import Settings
 
@@ -117,14 +118,14 @@ def ingested_at(run_date: date) -> datetime:
 
 
 def entity_table(entity: str, rows: list[tuple[Any, ...]], run_date: date) -> pa.Table:
-    spec = ENTITIES[entity]
-    schema = pa.schema([*spec.schema, *LINEAGE_FIELDS])
-    columns = list(zip(*rows, strict=True)) if rows else [[] for _ in spec.schema]
+    spec = shop_entities()[entity]
+    schema = pa.schema([*spec.arrow_schema, *LINEAGE_FIELDS])
+    columns = list(zip(*rows, strict=True)) if rows else [[] for _ in spec.arrow_schema]
     n = len(rows)
     lineage = [
         [batch_id(entity, run_date)] * n,
         [ingested_at(run_date)] * n,
-        [f"landing/shop/{run_date.isoformat()}/{spec.file_name}"] * n,
+        [f"landing/shop/{run_date.isoformat()}/{spec.file_pattern}"] * n,
     ]
     return pa.Table.from_arrays(
         [pa.array(c, f.type) for c, f in zip([*columns, *lineage], schema, strict=True)], schema=schema

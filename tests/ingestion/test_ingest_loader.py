@@ -10,7 +10,7 @@ from deltalake import DeltaTable
 
 from ingestion.loader import QUARANTINE_SCHEMA, ingest_date, raw_schema
 from ingestion.shop.generator import generate_day, generate_landing
-from ingestion.shop.schema import ENTITIES
+from ingestion.shop.schema import shop_entities
 from lakehouse.lake import read_table
 
 DAY = date(2024, 3, 5)
@@ -41,19 +41,19 @@ def test_lands_every_entity_with_lineage_and_the_exact_schema(lake_settings, lan
     report = ingest_date(DAY, settings=lake_settings)
     assert not report.has_problems, report.problems()
     expected = generate_day(DAY, SCALE)
-    for name, entity in ENTITIES.items():
+    for name, entity in shop_entities().items():
         table = raw(lake_settings, name)
         assert table.schema == raw_schema(entity), name
-        assert table.select(entity.schema.names).equals(expected[name]), name
+        assert table.select(entity.arrow_schema.names).equals(expected[name]), name
         assert report.entities[name].rows_landed == expected[name].num_rows
         assert set(table["_batch_id"].to_pylist()) == {f"shop/{name}/2024-03-05"}
         assert set(table["_ingested_at"].to_pylist()) == {datetime(2024, 3, 6, tzinfo=UTC)}
-        assert set(table["_source_file"].to_pylist()) == {str(landed_files[entity.file_name])}
+        assert set(table["_source_file"].to_pylist()) == {str(landed_files[entity.file_pattern])}
 
 
 def test_rerunning_a_date_adds_nothing(lake_settings, landed_files):
     ingest_date(DAY, settings=lake_settings)
-    tables = {n: DeltaTable(lake_settings.uri("raw", "shop", n)) for n in ENTITIES}
+    tables = {n: DeltaTable(lake_settings.uri("raw", "shop", n)) for n in shop_entities()}
     before = {n: (t.version(), t.to_pyarrow_table().num_rows) for n, t in tables.items()}
     report = ingest_date(DAY, settings=lake_settings)
     after = {
@@ -69,7 +69,7 @@ def test_reingesting_the_same_files_elsewhere_gives_identical_tables(lake_settin
     generate_landing(DAY, SCALE, settings=other)
     ingest_date(DAY, settings=lake_settings)
     ingest_date(DAY, settings=other)
-    for name in ENTITIES:
+    for name in shop_entities():
         first, second = raw(lake_settings, name), raw(other, name)
         assert first.drop_columns("_source_file").equals(second.drop_columns("_source_file")), name
 
@@ -83,9 +83,9 @@ def test_corrupt_parquet_is_quarantined_and_the_rest_lands(lake_settings, landed
     assert item_report.rows_landed == 0 and "magic bytes" in (item_report.file_error or "")
     copied = Path(lake_settings.uri("quarantine", "shop", "files", "2024-03-05", "order_items.parquet"))
     assert copied.read_bytes() == items.read_bytes()
-    assert item_report.quarantined_file == str(copied)
+    assert item_report.quarantined_files == [str(copied)]
     (problem,) = report.problems()
-    assert "order_items.parquet" in problem and "could not be read" in problem and str(copied) in problem
+    assert "order_items.parquet" in problem and "could not be landed" in problem and str(copied) in problem
     assert DeltaTable.is_deltatable(lake_settings.uri("raw", "shop", "order_items")) is False
     for name in ("customers", "products", "orders", "payments"):
         assert report.entities[name].rows_landed == raw(lake_settings, name).num_rows > 0
@@ -94,19 +94,33 @@ def test_corrupt_parquet_is_quarantined_and_the_rest_lands(lake_settings, landed
     assert quarantine(lake_settings).schema == QUARANTINE_SCHEMA
 
 
-def test_a_fixed_file_lands_on_rerun_after_a_file_error(lake_settings, landed_files):
+def test_an_empty_file_keeps_the_batch_open_until_the_corrected_file_lands(lake_settings, landed_files):
     payments = landed_files["payments.jsonl"]
     good = payments.read_bytes()
-    payments.write_bytes(good[: len(good) // 2])  # cut mid-record: malformed JSON
+    payments.write_bytes(b"")
     first = ingest_date(DAY, settings=lake_settings)
-    assert "Malformed JSON" in (first.entities["payments"].file_error or "")
+    assert first.has_problems and first.entities["payments"].empty_files == ["payments.jsonl"]
+    assert any("payments.jsonl: the file is empty" in p and "stays open" in p for p in first.problems())
     assert first.entities["orders"].rows_landed > 0
     payments.write_bytes(good)
     second = ingest_date(DAY, settings=lake_settings)
     assert not second.has_problems
     assert second.entities["payments"].rows_landed == raw(lake_settings, "payments").num_rows > 0
     assert second.entities["orders"].skipped_already_loaded
-    assert quarantine(lake_settings).num_rows == 1  # the file failure, recorded once
+
+
+def test_a_truncated_json_line_costs_that_line_only(lake_settings, landed_files):
+    payments = landed_files["payments.jsonl"]
+    lines = payments.read_text().splitlines(keepends=True)
+    lines[9] = lines[9][: len(lines[9]) // 2] + "\n"  # line 10 cut mid-record
+    payments.write_text("".join(lines))
+    report = ingest_date(DAY, settings=lake_settings)
+    entity = report.entities["payments"]
+    assert (entity.rows_landed, entity.rows_quarantined) == (len(lines) - 1, 1)
+    (row,) = quarantine(lake_settings).to_pylist()
+    assert (row["record_number"], row["location"]) == (10, "line 10")
+    assert row["reason"] == "not valid JSON (truncated or malformed)"
+    assert any(p.startswith("payments.jsonl line 10: not valid JSON") for p in report.problems())
 
 
 def test_bad_records_are_quarantined_with_their_reason_and_good_rows_land(lake_settings, landed_files):
@@ -129,7 +143,7 @@ def test_bad_records_are_quarantined_with_their_reason_and_good_rows_land(lake_s
     assert rows["orders"]["reason"] == "order_id: 'x' is not a valid BIGINT; status: missing (required)"
     assert rows["orders"]["record_number"] == 17
     assert json.loads(rows["orders"]["record"])["order_id"] == "x"
-    assert rows["customers"]["record_number"] == 4  # line 5 of the CSV, after the header
+    assert rows["customers"]["record_number"] == 5  # line 5 of the CSV (the header is line 1)
     assert rows["customers"]["reason"].startswith("signup_date: 'not-a-date")
     assert rows["orders"]["quarantined_at"] == datetime(2024, 3, 6, tzinfo=UTC)
     problems = report.problems()
@@ -164,14 +178,14 @@ def test_uncastable_parquet_values_are_quarantined(lake_settings, landed_files):
 def test_missing_file_and_missing_column_are_reported(lake_settings, landed_files):
     landed_files["products.csv"].unlink()
     customers = landed_files["customers.csv"]
-    rewrite_line(customers, 1, lambda header: header.replace("email", "e_mail"))
+    rewrite_line(customers, 1, lambda header: header.replace("signup_date", "signed_up"))
 
     report = ingest_date(DAY, settings=lake_settings)
 
     assert report.entities["products"].file_missing
     assert report.entities["products"].file_error
-    assert "missing columns ['email']" in (report.entities["customers"].file_error or "")
+    assert "missing required columns ['signup_date']" in (report.entities["customers"].file_error or "")
     problems = " ".join(report.problems())
-    assert "products.csv: no landing file for 2024-03-05" in problems
-    assert "customers.csv: could not be read (missing columns ['email']" in problems
+    assert "products: no landing file for 2024-03-05" in problems
+    assert "customers.csv: could not be landed (missing required columns ['signup_date']" in problems
     assert report.entities["orders"].rows_landed > 0

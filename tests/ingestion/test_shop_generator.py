@@ -9,7 +9,7 @@ import pytest
 
 from ingestion.shop.calendar import day_index
 from ingestion.shop.generator import generate_day, generate_landing, shop_population
-from ingestion.shop.schema import ENTITIES, ORDER_STATUSES
+from ingestion.shop.schema import ORDER_STATUSES, shop_entities
 
 DAY = date(2024, 3, 5)
 
@@ -20,9 +20,9 @@ def days(start: date, n: int, scale: float = 1.0) -> list[dict[str, pa.Table]]:
 
 def test_tables_match_the_entity_schemas():
     tables = generate_day(DAY)
-    assert set(tables) == set(ENTITIES)
+    assert set(tables) == set(shop_entities())
     for name, table in tables.items():
-        assert table.schema == ENTITIES[name].schema, name
+        assert table.schema == shop_entities()[name].arrow_schema, name
 
 
 def test_same_arguments_give_identical_content_and_others_differ():
@@ -40,7 +40,7 @@ def test_rerun_rewrites_byte_identical_files(lake_settings):
         return {Path(u).name: hashlib.sha256(Path(u).read_bytes()).hexdigest() for u in uris}
 
     first = digests()
-    assert sorted(first) == sorted(e.file_name for e in ENTITIES.values())
+    assert sorted(first) == sorted(e.file_pattern for e in shop_entities().values())
     assert digests() == first
     assert Path(lake_settings.uri("landing", "shop", DAY.isoformat(), "orders.jsonl")).exists()
 

@@ -9,7 +9,8 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import pyarrow as pa
 
-from ingestion.shop.schema import ENTITIES, LINEAGE_FIELDS, ORDER_STATUSES, PAYMENT_METHODS
+from ingestion.shop.schema import ORDER_STATUSES, PAYMENT_METHODS, shop_entities
+from ingestion.types import LINEAGE_FIELDS
 from lakehouse.lake import append_batch, create_lake_views, duckdb_session
 from lakehouse.settings import Settings
 
@@ -72,7 +73,7 @@ def _write_raw(settings: Settings, day: date, records: dict[str, list[dict]]) ->
     batch_id = f"shop-{day.isoformat()}"
     ingested_at = datetime.combine(day + timedelta(days=1), time(1), tzinfo=UTC)
     for entity, rows in records.items():
-        schema = pa.schema(list(ENTITIES[entity].schema) + LINEAGE_FIELDS)
+        schema = pa.schema(list(shop_entities()[entity].arrow_schema) + LINEAGE_FIELDS)
         lineage = {"_batch_id": batch_id, "_ingested_at": ingested_at, "_source_file": f"{entity}.x"}
         table = pa.Table.from_pylist([{**r, **lineage} for r in rows], schema=schema)
         append_batch(settings.uri("raw", "shop", entity), table, batch_id, settings)
