@@ -6,9 +6,11 @@ from datetime import date
 
 import pyarrow as pa
 
+from ingestion.report import IngestReport
 from lakehouse.lake import replace_partition
+from lakehouse.layout import quality_ledger
 from lakehouse.settings import Settings, get_settings
-from quality.report import ScanReport
+from quality.report import CheckRow, ScanReport
 
 LEDGER_SCHEMA = pa.schema(
     [
@@ -30,7 +32,7 @@ LEDGER_SCHEMA = pa.schema(
 
 
 def ledger_uri(settings: Settings | None = None) -> str:
-    return (settings or get_settings()).uri("quality", "ledger")
+    return quality_ledger(settings)
 
 
 def ledger_table(report: ScanReport, run_date: date) -> pa.Table:
@@ -70,3 +72,35 @@ def write_ledger(report: ScanReport, run_date: date, settings: Settings | None =
     uri = ledger_uri(settings)
     replace_partition(uri, ledger_table(report, run_date), predicate, settings)
     return uri
+
+
+def drift_rows(reports: list[IngestReport]) -> list[CheckRow]:
+    """Schema drift seen by ingestion as ledger rows (warn level: the data landed, someone should look)."""
+    return [
+        CheckRow(
+            layer="ingest",
+            contract=f"ingestion/sources/{r.source}.yml",
+            dataset=f"raw_{r.source}.{e.entity}",
+            check="schema.drift",
+            check_type="schema_drift",
+            column=None,
+            name=note,
+            outcome="warned",
+            level="warn",
+            detail=note,
+        )
+        for r in reports
+        for e in r.entities.values()
+        for note in e.drift()
+    ]
+
+
+def write_drift(reports: list[IngestReport], run_date: date, settings: Settings | None = None) -> int:
+    """Replace the ledger's schema-drift rows of `run_date` with this run's; returns how many."""
+    rows = drift_rows(reports)
+    scan = ScanReport(run_date=run_date, layer="all", results=rows)
+    predicate = f"run_date = '{run_date.isoformat()}' AND layer = 'ingest'"
+    replace_partition(
+        ledger_uri(settings), ledger_table(scan, run_date), predicate, settings or get_settings()
+    )
+    return len(rows)

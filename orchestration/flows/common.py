@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import argparse
+import inspect
+import sys
+import types
+import typing
 from datetime import UTC, date, datetime
+from typing import Any, Literal
+
+from prefect import Flow
 
 
 def resolve_run_date(run_date: date | str | None) -> date:
@@ -18,3 +26,45 @@ def resolve_run_date(run_date: date | str | None) -> date:
     if scheduled is not None:
         return datetime.fromisoformat(str(scheduled)).astimezone(UTC).date()
     return datetime.now(UTC).date()
+
+
+def _option(parser: argparse.ArgumentParser, name: str, hint: Any, default: Any) -> None:
+    """One command-line option for a flow parameter, from its type."""
+    flag = "--date" if name == "run_date" else "--" + name.replace("_", "-")
+    union = typing.get_origin(hint) in (typing.Union, types.UnionType)
+    kind = next(a for a in typing.get_args(hint) if a is not type(None)) if union else hint
+    help_text = f"default: {default}"
+    if kind is bool:
+        parser.add_argument(flag, dest=name, action=argparse.BooleanOptionalAction, default=default)
+    elif kind is date:
+        parser.add_argument(flag, dest=name, type=date.fromisoformat, default=default, help="YYYY-MM-DD")
+    elif typing.get_origin(kind) is Literal:
+        parser.add_argument(flag, dest=name, choices=typing.get_args(kind), default=default, help=help_text)
+    elif typing.get_origin(kind) is list:
+        parser.add_argument(
+            flag, dest=name, action="append", default=default, help=f"repeatable; {help_text}"
+        )
+    else:
+        parser.add_argument(flag, dest=name, type=kind, default=default, help=help_text)
+
+
+def flow_arguments(flow: Flow[..., Any], argv: list[str] | None = None) -> dict[str, Any]:
+    """Parse `argv` into the flow's parameters: every parameter is an option (run_date is --date)."""
+    parser = argparse.ArgumentParser(description=(flow.fn.__doc__ or flow.name).strip())
+    hints = typing.get_type_hints(flow.fn)
+    for name, parameter in inspect.signature(flow.fn).parameters.items():
+        _option(parser, name, hints.get(name, str), parameter.default)
+    return vars(parser.parse_args(argv))
+
+
+def run_flow_cli(flow: Flow[..., Any], argv: list[str] | None = None) -> None:
+    """`python <flow file> [--date D] [options]`: run the flow with telemetry off; exit 1 on failure."""
+    from lakehouse.settings import apply_runtime_defaults
+
+    apply_runtime_defaults()
+    arguments = flow_arguments(flow, argv)
+    try:
+        flow(**arguments)
+    except Exception as exc:  # the flow's own log has the details; say what failed in one line
+        print(f"{flow.name} failed: {type(exc).__name__}: {str(exc).strip()}", file=sys.stderr)
+        raise SystemExit(1) from None

@@ -14,13 +14,14 @@ from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 
 from lakehouse.settings import get_settings
-from lakehouse.summary import QualityCounts, RunSummary, landings
 from lakehouse.transform import DbtBuildFailed
-from orchestration.flows.common import resolve_run_date
+from orchestration.flows.common import resolve_run_date, run_flow_cli
 from orchestration.flows.etl.s3_data_pipeline import s3_data_pipeline
 from orchestration.flows.ml.feature_engineering_pipeline import feature_engineering_pipeline
 from orchestration.flows.monitoring.data_quality_monitor import data_quality_monitor
 from orchestration.flows.transform.dbt_transform import dbt_transform
+from orchestration.summary import QualityCounts, RunSummary, landings
+from quality.ledger import write_drift
 
 
 class PipelineFailed(RuntimeError):
@@ -59,21 +60,27 @@ def lakehouse_nightly(
     scale: float | None = None,
     full_refresh: bool = False,
     generate: bool = True,
+    sources: list[str] | None = None,
+    select: str | None = None,
 ) -> RunSummary:
-    """Run the whole chain for one logical date (default: the scheduled date of this run)."""
+    """Run the whole chain for one logical date (default: the scheduled date of this run), for every
+    registered source (or `sources`) and every dbt model (or the `select`ed ones)."""
     day = resolve_run_date(run_date)
     settings = get_settings()
     summary = RunSummary(run_date=day, lake_root=settings.root, catalog=str(settings.catalog_path))
 
-    ingest = s3_data_pipeline(run_date=day, scale=scale, generate=generate, fail_on_problems=False)
-    summary.landed = landings(ingest.entities.values())
-    summary.problems += ingest.problems()
+    reports = s3_data_pipeline(
+        run_date=day, scale=scale, generate=generate, sources=sources, fail_on_problems=False
+    )
+    summary.landed = landings(reports)
+    summary.problems += [p for r in reports for p in r.problems()]
+    write_drift(reports, day)
 
     if not _quality_gate(summary, "raw", stopped_at="raw quality gate (marts were not rebuilt)"):
         return _publish(summary)
 
     try:
-        summary.dbt = dbt_transform(run_date=day, full_refresh=full_refresh)
+        summary.dbt = dbt_transform(run_date=day, full_refresh=full_refresh, select=select)
     except DbtBuildFailed as exc:
         summary.dbt = exc.summary
         summary.problems.append(str(exc))
@@ -88,4 +95,4 @@ def lakehouse_nightly(
 
 
 if __name__ == "__main__":
-    lakehouse_nightly()
+    run_flow_cli(lakehouse_nightly)

@@ -1,7 +1,8 @@
-"""Ingestion stage: the demo shop delivers a date's landing files, which land as raw Delta tables.
+"""Ingestion stage: every registered source (or the named ones) lands a date's data as raw Delta tables.
 
-Landing files live under <lake>/landing/shop/<date>/ (a local folder or S3); raw tables under
-<lake>/raw/shop/<entity>. Each batch lands exactly once, so retries and reruns are safe.
+One task per source: its delivery step (the demo generator, an API fetch, a database extract) writes
+<lake>/landing/<source>/<date>/, then the generic loader lands <lake>/raw/<source>/<entity>. Each batch lands
+exactly once, so retries and reruns are safe, and one source's failure does not hide another's data.
 """
 
 from __future__ import annotations
@@ -10,26 +11,29 @@ from datetime import date
 
 from prefect import flow, task
 
-from ingestion.loader import ingest_date
+from ingestion.pipeline import land_source
+from ingestion.registry import get_source, load_registry
 from ingestion.report import IngestReport
-from ingestion.shop.generator import generate_landing
+from lakehouse.layout import quarantine_records
 from lakehouse.settings import get_settings
-from orchestration.flows.common import resolve_run_date
+from orchestration.flows.common import resolve_run_date, run_flow_cli
 
 
 class IngestionProblems(RuntimeError):
-    """Files or records were quarantined; the message says which and what to fix."""
-
-
-@task(retries=2, retry_delay_seconds=5)
-def deliver_demo_files(run_date: date, scale: float, seed: int) -> list[str]:
-    return generate_landing(run_date, scale=scale, seed=seed)
+    """Files or records were quarantined, or a source failed; the message says which and what to fix."""
 
 
 # CommitFailedError from a concurrent writer is transient: the retry is exactly-once safe.
-@task(retries=3, retry_delay_seconds=[2, 5, 10])
-def land_raw_tables(run_date: date) -> IngestReport:
-    return ingest_date(run_date)
+@task(retries=3, retry_delay_seconds=[2, 5, 10], task_run_name="land-{source_name}-{run_date}")
+def land_source_task(source_name: str, run_date: date, generate: bool, scale: float | None) -> IngestReport:
+    return land_source(get_source(source_name), run_date, generate=generate, scale=scale)
+
+
+def failed_report(source_name: str, run_date: date, error: BaseException | None) -> IngestReport:
+    report = IngestReport(source_name, run_date, quarantine_records(source_name, get_settings()))
+    why = f"{type(error).__name__}: {error}" if error else "see the task's log"
+    report.fetch_error = f"landing failed after retries ({why}); what landed before the failure is kept"
+    return report
 
 
 @flow(name="s3-data-pipeline", log_prints=True)
@@ -37,21 +41,28 @@ def s3_data_pipeline(
     run_date: date | None = None,
     scale: float | None = None,
     generate: bool = True,
+    sources: list[str] | None = None,
     fail_on_problems: bool = True,
-) -> IngestReport:
-    """Land one date's files as raw Delta tables (optionally generating the demo shop's files first)."""
+) -> list[IngestReport]:
+    """Land one date's data of every registered source (or `sources`) as raw Delta tables."""
     day = resolve_run_date(run_date)
-    settings = get_settings()
-    if generate:
-        deliver_demo_files(
-            day, scale if scale is not None else settings.lakehouse_scale, settings.lakehouse_seed
-        )
-    report = land_raw_tables(day)
-    print(report.summary())
-    if fail_on_problems and report.has_problems:
-        raise IngestionProblems("\n".join(report.problems()))
-    return report
+    names = sources or list(load_registry())
+    futures = {name: land_source_task.submit(name, day, generate, scale) for name in names}
+    reports = []
+    for name, future in futures.items():
+        future.wait()
+        if future.state.is_completed():
+            reports.append(future.result())
+        else:
+            error = future.state.result(raise_on_failure=False)
+            reports.append(failed_report(name, day, error if isinstance(error, BaseException) else None))
+    for report in reports:
+        print(report.summary())
+    problems = [p for r in reports for p in r.problems()]
+    if fail_on_problems and problems:
+        raise IngestionProblems("\n".join(problems))
+    return reports
 
 
 if __name__ == "__main__":
-    s3_data_pipeline()
+    run_flow_cli(s3_data_pipeline)

@@ -7,7 +7,7 @@ from datetime import date
 from prefect import flow, task
 
 from ml.features import FeatureReport, build_customer_features
-from orchestration.flows.common import resolve_run_date
+from orchestration.flows.common import resolve_run_date, run_flow_cli
 
 
 @task(retries=2, retry_delay_seconds=5)
@@ -24,4 +24,4 @@ def feature_engineering_pipeline(run_date: date | None = None) -> FeatureReport:
 
 
 if __name__ == "__main__":
-    feature_engineering_pipeline()
+    run_flow_cli(feature_engineering_pipeline)

@@ -8,7 +8,7 @@ from typing import Literal
 from prefect import flow, task
 from prefect.artifacts import create_table_artifact
 
-from orchestration.flows.common import resolve_run_date
+from orchestration.flows.common import resolve_run_date, run_flow_cli
 from quality.report import ScanReport
 from quality.scan import verify_contracts, write_ledger
 
@@ -52,4 +52,4 @@ def data_quality_monitor(
 
 
 if __name__ == "__main__":
-    data_quality_monitor()
+    run_flow_cli(data_quality_monitor)

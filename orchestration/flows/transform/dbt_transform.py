@@ -7,7 +7,7 @@ from datetime import date
 from prefect import flow
 
 from lakehouse.transform import DbtSummary, run_dbt_build
-from orchestration.flows.common import resolve_run_date
+from orchestration.flows.common import resolve_run_date, run_flow_cli
 
 
 @flow(name="dbt-transform", log_prints=True)
@@ -19,4 +19,4 @@ def dbt_transform(
 
 
 if __name__ == "__main__":
-    dbt_transform()
+    run_flow_cli(dbt_transform)

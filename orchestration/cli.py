@@ -10,16 +10,18 @@ from rich.console import Console
 from rich.table import Table
 
 from lakehouse.settings import apply_runtime_defaults, get_settings
-from lakehouse.summary import RunSummary
+from orchestration.summary import RunSummary
 
 app = typer.Typer(help="dbt + Prefect lakehouse: Delta tables on a local folder or S3.", no_args_is_help=True)
 console = Console()
 
 
 def _mount_subcommands() -> None:
+    from orchestration.sources_cli import sources_app
     from quality.cli import quality_app
 
     app.add_typer(quality_app, name="quality", help="Soda contracts: verify raw tables and marts.")
+    app.add_typer(sources_app, name="sources", help="The source registry: list and check sources.")
 
 
 def print_summary(summary: RunSummary) -> None:
@@ -27,8 +29,10 @@ def print_summary(summary: RunSummary) -> None:
     for col in ("table", "rows landed", "quarantined", "note"):
         landed.add_column(col, justify="right" if col[0] in "rq" else "left")
     for t in summary.landed:
-        landed.add_row(f"raw/shop/{t.entity}", str(t.rows_landed), str(t.rows_quarantined), t.note)
+        landed.add_row(t.table, str(t.rows_landed), str(t.rows_quarantined), t.note)
     console.print(landed)
+    for note in summary.drift():
+        console.print(f"[yellow]schema drift[/]: {note}")
     if summary.dbt:
         d = summary.dbt
         console.print(
@@ -60,6 +64,19 @@ def print_summary(summary: RunSummary) -> None:
             console.print(f"[red]✗[/] {problem}")
 
 
+def _check_sources(names: list[str]) -> None:
+    """Exit 2 (a usage error) when the registry is invalid or names an unknown source."""
+    from ingestion.registry import RegistryError, get_source, load_registry
+
+    try:
+        load_registry()
+        for name in names:
+            get_source(name)
+    except RegistryError as exc:
+        console.print(f"[red]✗[/] {exc}")
+        raise typer.Exit(2) from None
+
+
 @app.command()
 def run(
     run_date: Annotated[
@@ -69,15 +86,27 @@ def run(
         float | None, typer.Option(help="Demo data scale (1 ≈ 5,000 order lines a day).")
     ] = None,
     full_refresh: Annotated[bool, typer.Option("--full-refresh", help="Rebuild incremental marts.")] = False,
-    generate: Annotated[bool, typer.Option(help="Generate the demo shop's landing files first.")] = True,
+    generate: Annotated[bool, typer.Option(help="Run demo sources' delivery step first.")] = True,
+    source: Annotated[
+        list[str] | None, typer.Option("--source", help="Only this registered source (repeatable).")
+    ] = None,
+    select: Annotated[str | None, typer.Option(help="dbt selector: build only these models/tests.")] = None,
 ) -> None:
     """Run the nightly pipeline for one date and print what landed, was built and passed."""
     apply_runtime_defaults()
     from orchestration.flows.nightly import PipelineFailed, lakehouse_nightly
 
     day = date.fromisoformat(run_date) if run_date else None
+    _check_sources(source or [])
     try:
-        summary = lakehouse_nightly(run_date=day, scale=scale, full_refresh=full_refresh, generate=generate)
+        summary = lakehouse_nightly(
+            run_date=day,
+            scale=scale,
+            full_refresh=full_refresh,
+            generate=generate,
+            sources=source or None,
+            select=select,
+        )
     except PipelineFailed as failed:
         print_summary(failed.summary)
         raise typer.Exit(1) from None

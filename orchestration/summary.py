@@ -1,4 +1,4 @@
-"""The run summary: what landed, what was built, what passed — as plain data, Markdown and terminal text."""
+"""The run summary: what landed, was built and passed — as plain data and Markdown (the CLI prints it)."""
 
 from __future__ import annotations
 
@@ -7,28 +7,44 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from ingestion.report import IngestReport
 from lakehouse.transform import DbtSummary
 
 
 @dataclass
 class TableLanding:
+    source: str
     entity: str
     rows_landed: int
     rows_quarantined: int
     already_loaded: bool
-    file_error: str | None = None
+    note: str = ""
+    drift: list[str] = field(default_factory=list)
 
     @property
-    def note(self) -> str:
-        return self.file_error or ("already loaded: skipped" if self.already_loaded else "")
+    def table(self) -> str:
+        return f"raw/{self.source}/{self.entity}"
 
 
-def landings(entities: Iterable[Any]) -> list[TableLanding]:
-    """TableLanding rows from ingestion's per-entity reports."""
-    return [
-        TableLanding(e.entity, e.rows_landed, e.rows_quarantined, e.skipped_already_loaded, e.file_error)
-        for e in entities
-    ]
+def landings(reports: Iterable[IngestReport]) -> list[TableLanding]:
+    """TableLanding rows from ingestion's reports (one row per entity; one for a source that failed)."""
+    rows = []
+    for report in reports:
+        if report.fetch_error and not report.entities:
+            rows.append(TableLanding(report.source, "*", 0, 0, False, f"FAILED: {report.fetch_error}"))
+        for e in report.entities.values():
+            rows.append(
+                TableLanding(
+                    report.source,
+                    e.entity,
+                    e.rows_landed,
+                    e.rows_quarantined,
+                    e.skipped_already_loaded,
+                    e.note,
+                    e.drift(),
+                )
+            )
+    return rows
 
 
 @dataclass
@@ -66,6 +82,9 @@ class RunSummary:
     def ok(self) -> bool:
         return not self.problems
 
+    def drift(self) -> list[str]:
+        return [f"{t.table}: {d}" for t in self.landed for d in t.drift]
+
     def to_markdown(self) -> str:
         lines = [f"# Lakehouse nightly run for {self.run_date.isoformat()}", ""]
         lines += [f"Lake: `{self.lake_root}` — catalog: `{self.catalog}`", ""]
@@ -73,8 +92,11 @@ class RunSummary:
             lines += ["## Landed (raw Delta tables)", "", "| table | rows landed | quarantined | note |"]
             lines += ["|---|---:|---:|---|"]
             for t in self.landed:
-                lines.append(f"| raw/{t.entity} | {t.rows_landed} | {t.rows_quarantined} | {t.note} |")
+                lines.append(f"| {t.table} | {t.rows_landed} | {t.rows_quarantined} | {t.note} |")
             lines.append("")
+        drift = self.drift()
+        if drift:
+            lines += ["## Schema drift", "", *[f"- {d}" for d in drift], ""]
         if self.dbt:
             d = self.dbt
             lines += [
