@@ -58,13 +58,16 @@ def flow_arguments(flow: Flow[..., Any], argv: list[str] | None = None) -> dict[
 
 
 def run_flow_cli(flow: Flow[..., Any], argv: list[str] | None = None) -> None:
-    """`python <flow file> [--date D] [options]`: run the flow with telemetry off; exit 1 on failure."""
+    """`python <flow file> [--date D] [options]`: run the flow with telemetry off; exit 1 when it raises or
+    returns False."""
     from lakehouse.settings import apply_runtime_defaults
 
     apply_runtime_defaults()
     arguments = flow_arguments(flow, argv)
     try:
-        flow(**arguments)
+        result = flow(**arguments)
     except Exception as exc:  # the flow's own log has the details; say what failed in one line
         print(f"{flow.name} failed: {type(exc).__name__}: {str(exc).strip()}", file=sys.stderr)
         raise SystemExit(1) from None
+    if result is False:  # a flow that reports failure by returning False
+        raise SystemExit(1)
