@@ -15,6 +15,7 @@ from typing import Any
 
 import pyarrow.fs as pafs
 import pytest
+import yaml
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
@@ -24,6 +25,7 @@ from ingestion.storage import filesystem
 from ingestion.windows import windows_uri
 from lakehouse.lake import open_table, read_table
 from lakehouse.layout import landing_file
+from lakehouse.settings import PROJECT_DIR
 
 D1, D2 = date(2026, 3, 1), date(2026, 3, 2)
 TOKEN = "tok-3f9c1a7e-5b2d-never-log-me"
@@ -436,6 +438,16 @@ def test_retry_after_is_seconds_or_an_http_date():
     assert retry_after_seconds(format_datetime(now + timedelta(seconds=30), usegmt=True), now) == 30.0
     assert retry_after_seconds(format_datetime(now - timedelta(seconds=30), usegmt=True), now) == 0.0
     assert retry_after_seconds("soon") is None and retry_after_seconds(None) is None
+
+
+def test_the_example_source_file_is_a_valid_http_source():
+    example = PROJECT_DIR / "ingestion" / "sources" / "examples" / "shop_api.yml.example"
+    source = Source.model_validate(yaml.safe_load(example.read_text()))
+    assert source.name == "shop_api" and source.kind == "http" and source.http is not None
+    assert source.http.auth.token_env and {e.pagination.type for e in source.entities.values()} == {
+        "cursor",
+        "page_number",
+    }
 
 
 def test_records_are_found_at_a_path_or_under_a_usual_key():
