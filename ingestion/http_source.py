@@ -26,8 +26,8 @@ import pyarrow.fs as pafs
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from ingestion.registry import Auth, Entity, HttpConfig, Pagination, Source
-from ingestion.storage import filesystem
 from ingestion.windows import EntityFetch, FetchReport, Window, planned_window, record_window, time_window_end
+from lakehouse.files import filesystem
 from lakehouse.layout import landing_file
 from lakehouse.settings import Settings, get_settings
 
@@ -361,11 +361,12 @@ def next_request(
         )
     if p.type == "cursor":
         return next_cursor_request(p, sent, dotted(body, p.cursor_path))
-    if p.type == "link_header":
+    if p.type in ("link_header", "auto"):
         link = response.links.get("next", {}).get("url")
-        return PageRequest(str(response.url.join(link)), {}) if link else None
-    if p.type == "next_url":
-        url = dotted(body, p.next_path)
+        if link or p.type == "link_header":
+            return PageRequest(str(response.url.join(link)), {}) if link else None
+    if p.type in ("next_url", "auto"):
+        url = dotted(body, p.next_path) if isinstance(body, dict) else None
         return PageRequest(str(response.url.join(str(url))), {}) if url else None
     return None
 

@@ -225,11 +225,14 @@ def read_landing_files(
             report.quarantined_files.append(quarantine_whole_file(batch, uri, str(exc), settings))
             continue
         if read.header_only:
-            report.empty_files.append(name)
+            if batch.source.kind == "files":  # a pulled source's empty page or extract: nothing new
+                report.empty_files.append(name)
             continue
         missing = missing_required(batch.entity, read)
         if missing:
-            error = f"missing required columns {missing}; the file has {list(read.columns)}"
+            found = list(read.columns)
+            more = " …" if len(found) > 30 else ""
+            error = f"missing required columns {missing}; the file has {found[:30]}{more}"
             report.file_errors[name] = error
             report.quarantined_files.append(quarantine_whole_file(batch, uri, error, settings))
             continue
@@ -254,6 +257,9 @@ def ingest_entity(con: duckdb.DuckDBPyConnection, batch: Batch, settings: Settin
         return report
     landed = read_landing_files(con, batch, uris, report, settings)
     if not landed:
+        if batch.source.kind != "files" and not report.file_errors:  # an empty window: close the batch
+            empty = batch.entity.raw_schema.empty_table()
+            report.skipped_already_loaded = not append_batch(raw_uri, empty, batch.batch_id, settings)
         return report
     _landed_view(con, landed, batch.entity)
     checks, extras = _checks(con, batch.entity), undeclared_columns(con, batch.entity)

@@ -16,10 +16,6 @@ from lakehouse.layout import quarantine_records, raw_table
 from lakehouse.settings import Settings, get_settings
 
 
-class FetchFailed(RuntimeError):
-    """A pulled source could not be fetched; the message names the source and what to do (no secrets)."""
-
-
 def demo_generator(source: Source) -> Callable[..., list[str]]:
     """The demo delivery function named by `demo.generator` ("module:function")."""
     assert source.demo is not None
@@ -74,8 +70,8 @@ def land_source(
     if source.kind in ("http", "database"):
         try:
             fetch(source, run_date, settings)
-        except FetchFailed as exc:
+        except Exception as exc:  # the fetch modules' errors name source, entity and fix, without secrets
             report = IngestReport(source.name, run_date, quarantine_records(source.name, settings))
-            report.fetch_error = str(exc)
+            report.fetch_error = f"fetch failed: {exc}"
             return report
     return ingest_source(source, run_date, settings)

@@ -42,6 +42,14 @@ class UnreadableFileError(Exception):
     """The file cannot be parsed as its format at all (not a single record could be read)."""
 
 
+def _clip(text: str, limit: int = 300) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _first_line(exc: Exception) -> str:
+    return _clip(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+
+
 @dataclass
 class FileRead:
     table: str
@@ -115,7 +123,7 @@ def csv_header(con: duckdb.DuckDBPyConnection, uri: str, entity: Entity) -> list
             encoding = {literal(opts.encoding)}, max_line_size = 1048576, ignore_errors = true) LIMIT 1"""
         ).fetchall()
     except UNREADABLE as exc:
-        raise UnreadableFileError(str(exc).splitlines()[0]) from exc
+        raise UnreadableFileError(_first_line(exc)) from exc
     if not rows or rows[0][0] is None:
         return []
     header = con.execute(
@@ -137,8 +145,9 @@ def read_csv_file(
     header = csv_header(con, uri, entity) if opts.header else list(entity.columns)
     if not header:
         return FileRead(table, "csv", header_only=True)  # an empty file: not even a header line
-    if len(set(header)) != len(header):
-        raise UnreadableFileError(f"the header names a column twice: {header}")
+    twice = sorted({h for h in header if header.count(h) > 1})
+    if twice:
+        raise UnreadableFileError(f"the header names columns more than once: {_clip(str(twice))}")
     columns = "{" + ", ".join(f"{literal(h)}: 'VARCHAR'" for h in header) + "}"
     text_columns = ", ".join(f"{ident(h)} VARCHAR" for h in header)
     con.execute(f"CREATE OR REPLACE TEMP TABLE {table} (_line BIGINT, {text_columns})")
@@ -245,7 +254,7 @@ def read_json_array_file(
             maximum_object_size = {_line_size(entity, limits)})"""
         )
     except UNREADABLE as exc:
-        raise UnreadableFileError(str(exc).splitlines()[0]) from exc
+        raise UnreadableFileError(_first_line(exc)) from exc
     con.execute("CREATE OR REPLACE TEMP TABLE _lines AS SELECT rowid + 1 AS _line, _text FROM _objects")
     _new_rejects(con, table)
     return _json_read(con, table, entity, "json")
@@ -261,7 +270,7 @@ def read_parquet_file(
             FROM read_parquet({literal(uri)}, file_row_number = true)"""
         )
     except UNREADABLE as exc:
-        raise UnreadableFileError(str(exc).splitlines()[0]) from exc
+        raise UnreadableFileError(_first_line(exc)) from exc
     _new_rejects(con, table)
     described = con.execute(f"DESCRIBE {table}").fetchall()
     read = FileRead(table, "parquet", {str(r[0]): str(r[1]) for r in described if r[0] != "_line"})
@@ -287,4 +296,4 @@ def read_file(
     except duckdb.HTTPException:
         raise
     except UNREADABLE as exc:
-        raise UnreadableFileError(str(exc).splitlines()[0]) from exc
+        raise UnreadableFileError(_first_line(exc)) from exc

@@ -24,6 +24,7 @@ from lakehouse.settings import Settings, get_settings
 NAME = r"^[a-z][a-z0-9_]*$"
 Format = Literal["csv", "jsonl", "json", "parquet"]
 EXTENSIONS: dict[str, str] = {"csv": "csv", "jsonl": "jsonl", "json": "json", "parquet": "parquet"}
+PULLED_FORMATS = {"http": "json", "database": "parquet"}  # what the fetch step writes to landing/
 
 
 class RegistryError(ValueError):
@@ -60,7 +61,10 @@ class CsvOptions(_Model):
 class Pagination(_Model):
     """How an HTTP API hands out its pages (ingestion/http_source.py)."""
 
-    type: Literal["none", "page_number", "offset", "cursor", "link_header", "next_url"] = "link_header"
+    # auto: a `Link: rel=next` header, else a next-page URL at `next_path` in the body
+    type: Literal["none", "page_number", "offset", "cursor", "link_header", "next_url", "auto"] = (
+        "link_header"
+    )
     page_param: str = "page"
     first_page: int = 1
     size_param: str | None = "per_page"
@@ -198,12 +202,23 @@ class Source(_Model):
     limits: Limits = Limits()
     entities: Annotated[dict[str, Entity], Field(min_length=1)]
 
-    @field_validator("entities", mode="before")
+    @model_validator(mode="before")
     @classmethod
-    def _entity_names(cls, value: Any) -> Any:
-        if isinstance(value, dict):
-            return {k: {**v, "name": k} if isinstance(v, dict) else v for k, v in value.items()}
-        return value
+    def _entity_defaults(cls, data: Any) -> Any:
+        """Entities take their key as name; a pulled source's entities land in the fetch step's format."""
+        if not isinstance(data, dict) or not isinstance(data.get("entities"), dict):
+            return data
+        landed = PULLED_FORMATS.get(str(data.get("kind")))
+        entities = {}
+        for key, entity in data["entities"].items():
+            if isinstance(entity, dict):
+                if landed and entity.get("format", landed) != landed:
+                    raise ValueError(
+                        f"entity {key}: a {data['kind']} source lands as {landed}; drop `format`"
+                    )
+                entity = {**entity, "name": key, **({"format": landed} if landed else {})}
+            entities[key] = entity
+        return {**data, "entities": entities}
 
     @model_validator(mode="after")
     def _kind_config(self) -> Source:

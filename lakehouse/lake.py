@@ -160,6 +160,12 @@ def replace_partition(
     )
 
 
+def table_rows(uri: str, settings: Settings | None = None) -> int:
+    """Rows in the current version of the Delta table at `uri` (0 when there is none)."""
+    table = open_table(uri, settings)
+    return 0 if table is None else int(table.count())
+
+
 def read_table(uri: str, settings: Settings | None = None) -> pa.Table:
     """Read a whole Delta table as Arrow (for tests and small tables; the pipeline streams through DuckDB)."""
     table = open_table(uri, settings)

@@ -21,8 +21,8 @@ from werkzeug import Request, Response
 
 from ingestion.http_source import HttpSourceError, fetch_http, page_records, retry_after_seconds
 from ingestion.registry import Source
-from ingestion.storage import filesystem
 from ingestion.windows import windows_uri
+from lakehouse.files import filesystem
 from lakehouse.lake import open_table, read_table
 from lakehouse.layout import landing_file
 from lakehouse.settings import PROJECT_DIR

@@ -52,7 +52,11 @@ def test_a_valid_source_gives_typed_entities(tmp_path):
             {"entities": {"contacts": {**GOOD["entities"]["contacts"], "columns": {"tenant": "varchar(9)"}}}},
             "unknown column type 'varchar(9)'",
         ),
-        ({"kind": "http"}, "kind http needs an `http:` section"),
+        ({"kind": "http"}, "a http source lands as json; drop `format`"),
+        (
+            {"kind": "http", "entities": {"c": {"primary_key": ["a"], "columns": {"a": "bigint"}}}},
+            "`http:` section",
+        ),
         ({"name": "CRM"}, "name: String should match pattern"),
         ({"entities": {"contacts": {**GOOD["entities"]["contacts"], "format": "xml"}}}, "format"),
     ],
