@@ -227,6 +227,11 @@ def _selected(source: Source, names: list[str] | None) -> list[Entity]:
 
 
 def plan_pull(source: Source, entity: Entity, run_date: date, settings: Settings) -> Pull:
+    if entity.format != "parquet":  # the loader reads a landing file as its entity's format
+        raise DatabaseSourceError(
+            f"source {source.name}, entity {entity.name}: a database extract lands as Parquet; "
+            "set `format: parquet` on the entity"
+        )
     kind = watermark_kind(source, entity)
     end = time_window_end(run_date) if kind == "time" else INITIAL_START[kind]
     window, reused = planned_window(source.name, entity.name, run_date, INITIAL_START[kind], end, settings)

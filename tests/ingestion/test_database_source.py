@@ -23,9 +23,11 @@ from ingestion.database_source import (
     redact,
     window_sql,
 )
+from ingestion.loader import ingest_source
 from ingestion.registry import Source
 from ingestion.windows import Window
-from lakehouse.lake import duckdb_session
+from lakehouse.lake import duckdb_session, read_table
+from lakehouse.layout import raw_table
 
 D1, D2, D3 = date(2026, 3, 1), date(2026, 3, 2), date(2026, 3, 3)
 ENV = "SHOP_DB_DSN"
@@ -238,6 +240,23 @@ def test_lands_on_s3_and_a_rerun_keeps_the_file(pg, s3_settings):
     assert again.reused_window and again.records == 3
 
 
+@pytest.mark.integration
+def test_fetched_windows_load_into_the_raw_table(pg, lake_settings):
+    con, schema = pg
+    source = orders_source(schema)
+    insert_orders(con, ORDER_ROWS)
+    fetch_database(source, D1, lake_settings, ["orders"])
+    report = ingest_source(source, D1, lake_settings, ["orders"])
+    assert not report.has_problems, report.problems()
+    raw = read_table(raw_table("shop_db", "orders", lake_settings), lake_settings)
+    assert raw.schema.field("amount").type == pa.decimal128(12, 2)
+    assert sorted(zip(raw["region"].to_pylist(), raw["order_id"].to_pylist(), strict=True)) == [
+        ("eu", 1),
+        ("eu", 2),
+        ("us", 1),
+    ]
+
+
 def _assert_secret_kept(text: str, dsn: str, password: str) -> None:
     assert dsn not in text
     assert password not in text
@@ -278,6 +297,13 @@ def test_a_missing_dsn_variable_names_it(lake_settings, monkeypatch):
     monkeypatch.delenv(ENV, raising=False)
     with pytest.raises(DatabaseSourceError, match=f"environment variable {ENV} .* is not set"):
         fetch_database(orders_source("public"), D1, lake_settings, ["orders"])
+
+
+def test_a_database_entity_must_land_parquet(lake_settings):
+    data = orders_source("public").model_dump(by_alias=True)
+    data["entities"]["orders"]["format"] = "csv"
+    with pytest.raises(DatabaseSourceError, match="entity orders: a database extract lands as Parquet"):
+        fetch_database(Source.model_validate(data), D1, lake_settings, ["orders"])
 
 
 def test_a_watermark_must_be_a_timestamp_or_an_integer(lake_settings, monkeypatch):
