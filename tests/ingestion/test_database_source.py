@@ -14,6 +14,7 @@ import psycopg
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import yaml
 
 from ingestion.database_source import (
     DatabaseSourceError,
@@ -354,3 +355,11 @@ def test_window_sql_is_half_open_for_times_and_closed_above_for_ids():
     assert window_sql(config, events, Window("3", "5"), "id") == (
         'SELECT "id", "kind", "payload" FROM "sales"."events" WHERE "id" > 3 AND "id" <= 5 ORDER BY "id"'
     )
+
+
+def test_the_example_source_file_is_a_valid_database_source():
+    example = Path(__file__).parents[2] / "ingestion/sources/examples/shop_db.yml.example"
+    source = Source.model_validate(yaml.safe_load(example.read_text()))
+    assert source.kind == "database" and source.database is not None
+    assert source.database.dsn_env == "SHOP_DB_DSN" and source.database.schema_name == "sales"
+    assert {e.format for e in source.entities.values()} == {"parquet"}
