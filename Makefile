@@ -84,10 +84,13 @@ ui-trigger: install
 	$(UI) trigger --port $(UI_PORT) $(if $(DATE),--date $(DATE))
 
 # System tools the tests use, from Debian's packages (installed only when missing; needs root, as in CI):
-# headless Chromium for the UI tests, shellcheck for the shell scripts of docker/, terraform/ and workflows.
+# headless Chromium for the UI tests, shellcheck for the shell scripts of docker/, terraform/ and workflows,
+# the Postgres server binaries (initdb, pg_ctl) for the database source tests (tests/ingestion/conftest.py).
 system-tools:
-	@if ! command -v chromium >/dev/null 2>&1 || ! command -v shellcheck >/dev/null 2>&1; then \
-		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium shellcheck; \
+	@if ! command -v chromium >/dev/null 2>&1 || ! command -v shellcheck >/dev/null 2>&1 \
+		|| ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+			chromium shellcheck postgresql; \
 	fi
 
 chromium: system-tools
