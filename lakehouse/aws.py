@@ -68,6 +68,11 @@ def aws_api(settings: Settings) -> Iterator[AwsApi]:
     """The AWS API to use: the configured endpoint, AWS itself when credentials exist, else a local moto
     server on 127.0.0.1 with test credentials in this process's environment (restored on exit)."""
     if settings.aws_endpoint_url:
+        if not has_credentials(settings):
+            raise RuntimeError(
+                f"AWS endpoint {settings.aws_endpoint_url} is configured but no credentials are: set "
+                "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or a profile) in the environment."
+            )
         yield AwsApi(settings.aws_endpoint_url, settings)
     elif has_credentials(settings):
         yield AwsApi(None, settings)
