@@ -111,7 +111,17 @@ def planned_window(
             return window, True
         if day < run_date:
             start = window.end
+        elif _before(window.start, end):  # a later date already pulled from here on: do not overlap it
+            end = window.start if _before(start, window.start) else start
+            break
     return Window(start, end), False
+
+
+def _before(a: str, b: str) -> bool:
+    """a < b for window bounds: integers numerically, ISO timestamps as text (same format, UTC)."""
+    if a.lstrip("-").isdigit() and b.lstrip("-").isdigit():
+        return int(a) < int(b)
+    return a < b
 
 
 def record_window(source: str, fetch: EntityFetch, run_date: date, settings: Settings | None = None) -> bool:

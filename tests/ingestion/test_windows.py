@@ -20,6 +20,17 @@ def test_windows_chain_and_a_rerun_reuses_the_recorded_window(lake_settings):
     assert not recorded and second.start == first.end == "2026-03-02T00:00:00Z"
 
 
+def test_a_backfilled_date_never_overlaps_a_later_window(lake_settings):
+    d3 = date(2026, 3, 3)
+    first, _ = planned_window("api", "orders", D1, "0", "100")
+    record_window("api", EntityFetch("orders", first), D1)
+    third, _ = planned_window("api", "orders", d3, "0", "300")
+    record_window("api", EntityFetch("orders", third), d3)
+    assert third.start == "100"
+    second, recorded = planned_window("api", "orders", D2, "0", "200")  # D2 pulled after D3
+    assert not recorded and second.start == second.end == "100"  # empty: D3 already covered 100 on
+
+
 def test_a_window_never_ends_in_the_future():
     now = datetime(2026, 3, 1, 12, 30, tzinfo=UTC)
     assert time_window_end(D1, now) == "2026-03-01T12:30:00Z"
