@@ -178,7 +178,14 @@ def delta_scan_sql(uri: str) -> str:
     return f"delta_scan('{uri}')"
 
 
-def create_lake_views(con: duckdb.DuckDBPyConnection, views: dict[str, str]) -> None:
-    """Create (or replace) DuckDB views named after the keys over the Delta tables at the values."""
+def create_lake_views(
+    con: duckdb.DuckDBPyConnection, views: dict[str, str], schema: str | None = None
+) -> None:
+    """Create (or replace) DuckDB views named after the keys over the Delta tables at the values, in
+    `schema` (created if missing; e.g. `raw_shop`, see lakehouse.layout) or in the current schema."""
+    prefix = ""
+    if schema:
+        con.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        prefix = f'"{schema}".'
     for name, uri in views.items():
-        con.execute(f'CREATE OR REPLACE VIEW "{name}" AS SELECT * FROM {delta_scan_sql(uri)}')
+        con.execute(f'CREATE OR REPLACE VIEW {prefix}"{name}" AS SELECT * FROM {delta_scan_sql(uri)}')

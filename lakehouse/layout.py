@@ -46,6 +46,12 @@ def raw_schema_name(source: str) -> str:
     return f"raw_{source}"
 
 
+def raw_schema_source(schema: str) -> str | None:
+    """The source whose raw tables live in catalog schema `schema` (`raw_shop` -> `shop`), else None."""
+    source = schema.removeprefix("raw_")
+    return source if schema.startswith("raw_") and source else None
+
+
 def quarantine_records(source: str, settings: Settings | None = None) -> str:
     return _uri(settings, "quarantine", source, "records")
 

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Any
 
-from lakehouse.settings import DBT_PROJECT_DIR, apply_runtime_defaults, get_settings
+import yaml
+
+from lakehouse.settings import DBT_PROJECT_DIR, Settings, apply_runtime_defaults, get_settings
 
 
 class DbtBuildFailed(RuntimeError):
@@ -32,19 +36,58 @@ class DbtSummary:
     unit_tests: int = 0
     failures: list[str] = field(default_factory=list)
     statuses: dict[str, int] = field(default_factory=dict)
+    skipped_sources: list[str] = field(default_factory=list)  # `<source>.<table>` with no Delta table yet
 
     @property
     def ok(self) -> bool:
         return not self.failures
 
 
-def dbt_build_args(run_date: date, full_refresh: bool = False, select: str | None = None) -> list[str]:
+def dbt_build_args(
+    run_date: date,
+    full_refresh: bool = False,
+    select: str | None = None,
+    skip_sources: Iterable[str] = (),
+) -> list[str]:
+    """`dbt build` arguments; every `<source>.<table>` in `skip_sources` is excluded with its descendants."""
     args = ["build", "--vars", json.dumps({"run_date": run_date.isoformat()})]
     if full_refresh:
         args.append("--full-refresh")
     if select:
         args += ["--select", select]
+    excluded = [f"source:{name}+" for name in skip_sources]
+    if excluded:
+        args += ["--exclude", *excluded]
     return args
+
+
+def delta_source_paths(project_dir: Path = DBT_PROJECT_DIR) -> dict[str, str]:
+    """`<source>.<table>` -> its Delta path relative to the lake root, for every dbt source table with
+    `meta.delta_path` (the sources macros/register_delta_sources.sql turns into catalog views)."""
+    paths: dict[str, str] = {}
+    for path in sorted((project_dir / "models").rglob("*.y*ml")):
+        for source in (yaml.safe_load(path.read_text()) or {}).get("sources") or []:
+            for table in source.get("tables") or []:
+                delta_path = _meta(table).get("delta_path") or _meta(source).get("delta_path")
+                if delta_path:
+                    name = table["name"]
+                    paths[f"{source['name']}.{name}"] = delta_path.replace("{name}", name).strip("/")
+    return paths
+
+
+def _meta(node: dict[str, Any]) -> dict[str, Any]:
+    return {**(node.get("meta") or {}), **((node.get("config") or {}).get("meta") or {})}
+
+
+def missing_delta_sources(
+    settings: Settings | None = None, project_dir: Path = DBT_PROJECT_DIR
+) -> dict[str, str]:
+    """The dbt source tables whose Delta table is not in the lake (yet): `<source>.<table>` -> its URI."""
+    from lakehouse.lake import open_table
+
+    settings = settings or get_settings()
+    uris = {name: settings.uri(path) for name, path in delta_source_paths(project_dir).items()}
+    return {name: uri for name, uri in uris.items() if open_table(uri, settings) is None}
 
 
 def summarise_results(results: list[Any]) -> DbtSummary:
@@ -71,24 +114,29 @@ def summarise_results(results: list[Any]) -> DbtSummary:
 
 
 def run_dbt_build(run_date: date, full_refresh: bool = False, select: str | None = None) -> DbtSummary:
-    """`dbt build` for `run_date` on the lake in the settings; raises DbtBuildFailed naming failed nodes."""
+    """`dbt build` for `run_date` on the lake in the settings; raises DbtBuildFailed naming failed nodes.
+
+    Models reading a source table that has no Delta table yet are excluded (`summary.skipped_sources`)."""
     from prefect_dbt import PrefectDbtRunner, PrefectDbtSettings
 
     from lakehouse.dbt_delta import close_dbt_duckdb
 
     apply_runtime_defaults()
-    get_settings()  # validate the configuration before dbt starts
+    missing = missing_delta_sources(get_settings())  # also validates the configuration before dbt starts
+    for name, uri in missing.items():
+        print(f"dbt: source {name} has no Delta table at {uri} yet — skipped with the models reading it")
     runner = PrefectDbtRunner(
         settings=PrefectDbtSettings(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR),
         raise_on_failure=False,
     )
     try:
-        result = runner.invoke(dbt_build_args(run_date, full_refresh, select))
+        result = runner.invoke(dbt_build_args(run_date, full_refresh, select, skip_sources=missing))
     finally:
         close_dbt_duckdb()  # dbt-duckdb keeps the catalog open in-process; Soda and analysts open it next
     if result.exception is not None and result.result is None:
         raise DbtBuildFailed(f"dbt could not run: {result.exception}")
     summary = summarise_results(list(getattr(result.result, "results", []) or []))
+    summary.skipped_sources = list(missing)
     if not result.success and not summary.failures:
         summary.failures.append(f"dbt build failed: {result.exception or 'see the dbt log'}")
     if summary.failures:

@@ -39,6 +39,8 @@ def print_summary(summary: RunSummary) -> None:
             f"[bold]dbt[/]: {d.models_built} models built; tests {d.tests_passed} passed, "
             f"{d.tests_warned} warned, {d.tests_failed} failed; {d.unit_tests} unit tests"
         )
+        if d.skipped_sources:
+            console.print(f"[yellow]dbt skipped[/] (no raw Delta table yet): {', '.join(d.skipped_sources)}")
     for q in summary.quality:
         console.print(
             f"[bold]Soda {q.layer}[/]: {q.passed} passed, [yellow]{q.warned} warned[/], "

@@ -106,6 +106,9 @@ class RunSummary:
                 f"{d.tests_failed} failed; {d.unit_tests} unit tests",
                 "",
             ]
+            if d.skipped_sources:
+                skipped = ", ".join(d.skipped_sources)
+                lines += [f"Skipped (no raw Delta table yet, with the models reading it): {skipped}", ""]
         if self.quality:
             lines += [
                 "## Soda contracts",

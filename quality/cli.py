@@ -43,6 +43,10 @@ def scan(
     ledger: Annotated[
         bool, typer.Option("--ledger/--no-ledger", help="Also record the results in the quality ledger.")
     ] = False,
+    source: Annotated[
+        list[str] | None,
+        typer.Option("--source", help="Verify only these sources' raw contracts (repeatable; default all)."),
+    ] = None,
 ) -> None:
     """Verify the contracts; exit 1 with a message per blocking failure."""
     from lakehouse.settings import apply_runtime_defaults
@@ -51,9 +55,11 @@ def scan(
     from quality.scan import verify_contracts, write_ledger
 
     day = date.fromisoformat(run_date) if run_date else datetime.now(UTC).date()
-    report = verify_contracts(day, layer.value)
+    report = verify_contracts(day, layer.value, sources=source or None)
     console = Console()
     console.print(results_table(report))
+    for skipped in report.skipped:
+        console.print(f"[yellow]skipped[/] {skipped}", soft_wrap=True)
     n = report.outcome_counts()
     console.print(
         f"{n['passed']} passed, [yellow]{n['warned']} warned[/], [red]{n['failed']} failed[/], "

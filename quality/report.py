@@ -28,8 +28,8 @@ class CheckRow:
     """One check of one contract, as verified for a run date."""
 
     layer: str  # raw | marts
-    contract: str  # contract file relative to quality/contracts, e.g. raw/orders.yml
-    dataset: str  # the view/table the contract is about, e.g. raw_shop__orders
+    contract: str  # contract file relative to quality/contracts, e.g. raw/shop/orders.yml
+    dataset: str  # the table the contract is about, e.g. raw_shop.orders or fct_orders
     check: str  # the check's path in the contract, e.g. columns.order_id.checks.missing
     check_type: str
     column: str | None
@@ -61,6 +61,7 @@ class ScanReport:
     run_date: date
     layer: Layer
     results: list[CheckRow] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # "<contract>: <why it did not run>"
 
     @property
     def blocking_failures(self) -> list[CheckRow]:

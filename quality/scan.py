@@ -2,53 +2,83 @@
 
 Plain, typed functions (no Prefect): an in-memory DuckDB session gets views over the Delta tables the
 contracts name, then each contract is verified with Soda Core's Python API on that connection.
+
+A contract's dataset id `lakehouse/<schema>/<table>` is the table's one name in the catalog:
+`raw/<source>/<entity>.yml` names `lakehouse/raw_<source>/<entity>` (the Delta table raw/<source>/<entity>,
+dbt's `source('<source>', '<entity>')`); `marts/<model>.yml` names `lakehouse/main/<model>`
+(the Delta table analytics/<model>).
 """
 
 from __future__ import annotations
 
 import os
 import re
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
-from lakehouse.lake import create_lake_views, duckdb_session
+from lakehouse.lake import create_lake_views, duckdb_session, open_table
+from lakehouse.layout import analytics_table, raw_schema_name, raw_schema_source, raw_table
 from lakehouse.settings import TELEMETRY_OFF, Settings, get_settings
 from quality.ledger import write_ledger
 from quality.report import CheckRow, Layer, Level, Outcome, ScanReport
 
-__all__ = ["CONTRACTS_DIR", "contract_files", "verify_contracts", "write_ledger"]
+__all__ = ["CONTRACTS_DIR", "DatasetId", "contract_files", "dataset_id", "verify_contracts", "write_ledger"]
 
 CONTRACTS_DIR = Path(__file__).resolve().parent / "contracts"
 DATA_SOURCE_NAME = "lakehouse"  # the first part of every contract's dataset id
+MARTS_SCHEMA = "main"  # dbt's models live in the catalog's default schema
 RUN_END_VARIABLE = "RUN_END"  # freshness checks measure against this instead of the wall clock
 
 _DATASET_LINE = re.compile(r"^dataset:\s*(\S+)\s*$", re.MULTILINE)
 _OUTCOMES: dict[str, Outcome] = {"PASSED": "passed", "WARN": "warned", "FAILED": "failed"}
 
 
+@dataclass(frozen=True)
+class DatasetId:
+    """A contract's dataset id `<data source>/<schema>/<table>`."""
+
+    schema: str
+    table: str
+
+    @property
+    def name(self) -> str:
+        """How reports name it: `raw_shop.orders` for a raw table, the bare model name for a mart."""
+        return self.table if self.schema == MARTS_SCHEMA else f"{self.schema}.{self.table}"
+
+
 def contract_files(layer: Layer, contracts_dir: Path = CONTRACTS_DIR) -> list[Path]:
-    """The contract files of a layer (raw, marts) or of both (all), in a stable order."""
+    """The contract files of a layer (raw/<source>/*.yml, marts/*.yml) or of both (all), in a stable order."""
+    patterns = {"raw": "raw/*/*.yml", "marts": "marts/*.yml"}
     layers = ["raw", "marts"] if layer == "all" else [layer]
-    return [path for name in layers for path in sorted((contracts_dir / name).glob("*.yml"))]
+    return [path for name in layers for path in sorted(contracts_dir.glob(patterns[name]))]
 
 
-def dataset_name(contract: Path) -> str:
-    """The table name of a contract's dataset id `<data source>/<schema>/<table>`."""
+def dataset_id(contract: Path) -> DatasetId:
+    """The dataset id of a contract: `lakehouse/<schema>/<table>`."""
     match = _DATASET_LINE.search(contract.read_text())
-    if match is None:
-        raise ValueError(f"{contract} has no top-level 'dataset: {DATA_SOURCE_NAME}/main/<table>' line")
-    return match.group(1).rsplit("/", 1)[-1]
+    parts = match.group(1).split("/") if match else []
+    if len(parts) != 3 or parts[0] != DATA_SOURCE_NAME or not all(parts):
+        raise ValueError(
+            f"{contract} has no top-level 'dataset: {DATA_SOURCE_NAME}/<schema>/<table>' line "
+            f"(raw: {DATA_SOURCE_NAME}/raw_<source>/<entity>, marts: {DATA_SOURCE_NAME}/main/<model>)"
+        )
+    return DatasetId(schema=parts[1], table=parts[2])
 
 
-def lake_uri(view: str, settings: Settings) -> str:
-    """Where the Delta table behind a view lives: raw_<source>__<entity> in raw/, marts in analytics/."""
-    if view.startswith("raw_") and "__" in view:
-        source, entity = view.removeprefix("raw_").split("__", 1)
-        return settings.uri("raw", source, entity)
-    return settings.uri("analytics", view)
+def lake_uri(dataset: DatasetId, settings: Settings) -> str:
+    """Where a dataset's Delta table lives: raw_<source>.<entity> in raw/, main.<model> in analytics/."""
+    source = raw_schema_source(dataset.schema)
+    if source:
+        return raw_table(source, dataset.table, settings)
+    if dataset.schema == MARTS_SCHEMA:
+        return analytics_table(dataset.table, settings)
+    raise ValueError(
+        f"dataset schema {dataset.schema!r} is neither raw_<source> nor {MARTS_SCHEMA}: no table in the lake"
+    )
 
 
 def run_end(run_date: date) -> str:
@@ -57,30 +87,65 @@ def run_end(run_date: date) -> str:
 
 
 def verify_contracts(
-    run_date: date, layer: Layer, settings: Settings | None = None, contracts_dir: Path = CONTRACTS_DIR
+    run_date: date,
+    layer: Layer,
+    settings: Settings | None = None,
+    contracts_dir: Path = CONTRACTS_DIR,
+    sources: list[str] | None = None,
 ) -> ScanReport:
-    """Verify every contract of `layer` against the lake; freshness is measured against `run_date`."""
+    """Verify every contract of `layer` against the lake; freshness is measured against `run_date`.
+
+    A raw contract (`raw/<source>/…`) runs only when its source is in `sources` (all sources if None) and
+    its Delta table exists; otherwise it is listed in `ScanReport.skipped` with the reason.
+    """
     settings = settings or get_settings()
     variables = {RUN_END_VARIABLE: run_end(run_date)}
     rows: list[CheckRow] = []
+    skipped: list[str] = []
     with duckdb_session(settings=settings) as con:
         for contract in contract_files(layer, contracts_dir):
-            rows += _verify_contract(con, contract, variables, settings)
-    return ScanReport(run_date=run_date, layer=layer, results=rows)
+            label = contract.relative_to(contracts_dir).as_posix()
+            reason = _skip_reason(contract, sources, settings)
+            if reason:
+                skipped.append(f"{label}: {reason}")
+                continue
+            rows += _verify_contract(con, contract, label, variables, settings)
+    return ScanReport(run_date=run_date, layer=layer, results=rows, skipped=skipped)
+
+
+def _skip_reason(contract: Path, sources: list[str] | None, settings: Settings) -> str | None:
+    """Why a raw contract does not run: its source is not selected, or its table has not landed yet."""
+    if contract.parent.parent.name != "raw":
+        return None
+    source = contract.parent.name
+    if sources is not None and source not in sources:
+        return f"source {source} is not among this run's sources ({', '.join(sources) or 'none'})"
+    try:
+        dataset = _checked_dataset_id(contract, "raw")
+    except ValueError:
+        return None  # reported as the contract's error
+    uri = raw_table(source, dataset.table, settings)
+    if open_table(uri, settings) is None:
+        return f"no Delta table at {uri} yet (source {source} has not landed it)"
+    return None
 
 
 def _verify_contract(
-    con: duckdb.DuckDBPyConnection, contract: Path, variables: dict[str, str], settings: Settings
+    con: duckdb.DuckDBPyConnection,
+    contract: Path,
+    label: str,
+    variables: dict[str, str],
+    settings: Settings,
 ) -> list[CheckRow]:
-    label = f"{contract.parent.name}/{contract.name}"
+    layer = label.split("/", 1)[0]
     try:
-        view = dataset_name(contract)
+        dataset = _checked_dataset_id(contract, layer)
+        uri = lake_uri(dataset, settings)
     except ValueError as exc:
-        return [_ContractInfo(contract.parent.name, label, contract.stem).error(str(exc))]
-    base = _ContractInfo(contract.parent.name, label, view)
-    uri = lake_uri(view, settings)
+        return [_ContractInfo(layer, label, contract.stem).error(str(exc))]
+    base = _ContractInfo(layer, label, dataset.name)
     try:
-        create_lake_views(con, {view: uri})
+        create_lake_views(con, {dataset.table: uri}, schema=dataset.schema)
     except duckdb.Error as exc:
         return [base.error(f"cannot read the Delta table at {uri} (has the pipeline run?): {exc}")]
     try:
@@ -93,6 +158,20 @@ def _verify_contract(
     if not rows:
         rows.append(base.error("Soda verified no checks: is the contract empty or mistyped?"))
     return rows
+
+
+def _checked_dataset_id(contract: Path, layer: str) -> DatasetId:
+    """The contract's dataset id, which must match where the file is: raw/<source>/ or marts/."""
+    dataset = dataset_id(contract)
+    raw = layer == "raw"
+    expected = raw_schema_name(contract.parent.name) if raw else MARTS_SCHEMA
+    if dataset.schema != expected:
+        folder = f"raw/{contract.parent.name}/" if raw else "marts/"
+        raise ValueError(
+            f"{contract} names dataset schema {dataset.schema!r}, but a contract in {folder} must name "
+            f"{DATA_SOURCE_NAME}/{expected}/<table>"
+        )
+    return dataset
 
 
 def _soda_verify(con: duckdb.DuckDBPyConnection, contract: Path, variables: dict[str, str]) -> Any:

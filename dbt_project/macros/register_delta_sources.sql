@@ -3,6 +3,11 @@
     name) becomes a catalog view `<source schema>.<table>` over delta_scan() of that Delta table. The view is
     re-created on every run, so sources follow LAKEHOUSE_ROOT (local or s3://), and analysts can query raw
     tables in the catalog like any other relation.
+
+    A source table whose Delta table has not landed yet (a new source, an entity not delivered) is skipped
+    with a message, and any old view of it is dropped: the build of the other sources goes on.
+    `lakehouse run` (lakehouse/transform.py) excludes the models reading it (`--exclude source:<s>.<t>+`);
+    a plain `dbt build` fails on those models only.
 -#}
 
 {% macro register_delta_sources() -%}
@@ -15,21 +20,23 @@
         {%- set delta_path = node.config.meta.get('delta_path') or node.meta.get('delta_path') -%}
         {%- if delta_path -%}
             {%- set location = root ~ '/' ~ delta_path.replace('{name}', node.name).strip('/') -%}
-            {%- if not delta_exists(location) -%}
-                {{ exceptions.raise_compiler_error(
-                    "Source " ~ node.source_name ~ "." ~ node.name ~ ": no Delta table at " ~ location
-                    ~ ". Ingest the raw data first (lakehouse run), or check LAKEHOUSE_ROOT.") }}
-            {%- endif -%}
             {%- set relation = api.Relation.create(
                 database=node.database, schema=node.schema, identifier=node.identifier) -%}
             {%- if node.schema not in schemas -%}
                 {%- do run_query("create schema if not exists " ~ relation.without_identifier()) -%}
                 {%- do schemas.append(node.schema) -%}
             {%- endif -%}
-            {%- do run_query(
-                "create or replace view " ~ relation ~ " as select * from delta_scan("
-                ~ sql_string(location) ~ ")") -%}
-            {{ log("Registered source " ~ relation ~ " -> " ~ location) }}
+            {%- if delta_exists(location) -%}
+                {%- do run_query(
+                    "create or replace view " ~ relation ~ " as select * from delta_scan("
+                    ~ sql_string(location) ~ ")") -%}
+                {{ log("Registered source " ~ relation ~ " -> " ~ location) }}
+            {%- else -%}
+                {%- do run_query("drop view if exists " ~ relation) -%}
+                {{ log("Source " ~ node.source_name ~ "." ~ node.name ~ ": no Delta table at " ~ location
+                    ~ " yet — skipped; models reading it are excluded by `lakehouse run`"
+                    ~ " (ingest it first, or check LAKEHOUSE_ROOT)", info=True) }}
+            {%- endif -%}
         {%- endif -%}
     {%- endfor -%}
     {{ return('') }}

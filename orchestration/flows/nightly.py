@@ -43,9 +43,13 @@ def _publish(summary: RunSummary) -> RunSummary:
     return summary
 
 
-def _quality_gate(summary: RunSummary, layer: Literal["raw", "marts"], stopped_at: str) -> bool:
+def _quality_gate(
+    summary: RunSummary, layer: Literal["raw", "marts"], stopped_at: str, sources: list[str] | None = None
+) -> bool:
     """Verify one layer's contracts into the summary; on a blocking failure record it and return False."""
-    report = data_quality_monitor(run_date=summary.run_date, layer=layer, fail_on_blocking=False)
+    report = data_quality_monitor(
+        run_date=summary.run_date, layer=layer, fail_on_blocking=False, sources=sources
+    )
     summary.quality.append(QualityCounts.from_outcomes(layer, report.outcome_counts()))
     if not report.blocking_failures:
         return True
@@ -76,7 +80,7 @@ def lakehouse_nightly(
     summary.problems += [p for r in reports for p in r.problems()]
     write_drift(reports, day)
 
-    if not _quality_gate(summary, "raw", stopped_at="raw quality gate (marts were not rebuilt)"):
+    if not _quality_gate(summary, "raw", "raw quality gate (marts were not rebuilt)", sources):
         return _publish(summary)
 
     try:

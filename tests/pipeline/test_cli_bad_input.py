@@ -44,8 +44,8 @@ def test_corrupt_batch_fails_the_run_and_quarantines_the_bad_file(prefect_api, l
     output = proc.stdout + proc.stderr
 
     assert proc.returncode == 1, output[-5000:]
-    assert "raw_shop__orders" in output and "duplicate" in output, output[-5000:]
-    assert "order_items.parquet" in output and "could not be read" in output
+    assert "raw_shop.orders" in output and "duplicate" in output, output[-5000:]
+    assert "order_items.parquet" in output and "could not be landed" in output
     assert "raw quality gate" in output
     # the good files landed, the bad one is kept in quarantine with its reason
     for entity in ("customers", "products", "orders", "payments"):

@@ -163,8 +163,10 @@ def test_analyst_dbt_build_reads_the_delta_tables(runs, tmp_path):
         assert runs["settings"].uri("analytics", mart) in views[mart]
 
 
-def test_soda_cli_one_liner_passes_on_the_pipeline_lake(runs):
-    """The README's command, with the committed data source file, run where the lake is `./lake`."""
+@pytest.mark.parametrize("contract", ["marts/fct_orders.yml", "raw/shop/products.yml"])
+def test_soda_cli_one_liner_passes_on_the_pipeline_lake(runs, contract):
+    """The README's command, with the committed data source file, run where the lake is `./lake`: marts
+    and raw tables (raw_shop.products, the view dbt's register_delta_sources keeps) by their one name."""
     proc = subprocess.run(
         [
             "soda",
@@ -173,7 +175,7 @@ def test_soda_cli_one_liner_passes_on_the_pipeline_lake(runs):
             "-ds",
             str(PROJECT_DIR / "quality" / "datasource.yml"),
             "-c",
-            str(PROJECT_DIR / "quality" / "contracts" / "marts" / "fct_orders.yml"),
+            str(PROJECT_DIR / "quality" / "contracts" / contract),
         ],
         cwd=runs["work"],
         env=_env(runs),

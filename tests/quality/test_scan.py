@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import timedelta
 from pathlib import Path
 
@@ -9,26 +10,28 @@ import pytest
 import yaml
 from shop_lake import RUN_DATE
 
+from lakehouse.lake import create_lake_views, duckdb_session
+from lakehouse.layout import raw_table
 from quality.report import ScanReport
-from quality.scan import CONTRACTS_DIR, contract_files, verify_contracts
+from quality.scan import CONTRACTS_DIR, _soda_verify, contract_files, run_end, verify_contracts
 
 # Checks per contract. Soda can silently drop a check with a mistyped key (soda-core#2810): these numbers
 # are counted from the YAML below *and* must come back as results, so a dropped check fails this suite.
 EXPECTED_CHECKS = {
-    "raw/customers.yml": 9,
-    "raw/order_items.yml": 10,
-    "raw/orders.yml": 11,
-    "raw/payments.yml": 10,
-    "raw/products.yml": 8,
+    "raw/shop/customers.yml": 9,
+    "raw/shop/order_items.yml": 10,
+    "raw/shop/orders.yml": 11,
+    "raw/shop/payments.yml": 10,
+    "raw/shop/products.yml": 8,
     "marts/dim_customers.yml": 8,
     "marts/fct_daily_revenue.yml": 9,
     "marts/fct_orders.yml": 11,
 }
 
 DESIGNED_DEFECT_WARNINGS = {
-    ("raw/customers.yml", "columns.email.checks.missing"),
-    ("raw/payments.yml", "columns.payment_id.checks.duplicate"),
-    ("raw/order_items.yml", "columns.quantity.checks.invalid"),
+    ("raw/shop/customers.yml", "columns.email.checks.missing"),
+    ("raw/shop/payments.yml", "columns.payment_id.checks.duplicate"),
+    ("raw/shop/order_items.yml", "columns.quantity.checks.invalid"),
     ("marts/dim_customers.yml", "columns.email.checks.missing"),
 }
 
@@ -44,7 +47,7 @@ def _outcomes(report: ScanReport) -> dict[tuple[str, str], str]:
 
 
 def test_every_contract_is_counted_in_the_yaml():
-    files = {f"{p.parent.name}/{p.name}": _checks_in_yaml(p) for p in contract_files("all")}
+    files = {p.relative_to(CONTRACTS_DIR).as_posix(): _checks_in_yaml(p) for p in contract_files("all")}
     assert files == EXPECTED_CHECKS
 
 
@@ -73,12 +76,12 @@ def test_duplicate_order_id_in_one_batch_blocks_naming_the_check(build_lake):
     settings = build_lake(duplicate_orders_in_batch=3)
     report = verify_contracts(RUN_DATE, "raw", settings)
     [failure] = report.blocking_failures
-    assert (failure.dataset, failure.check) == ("raw_shop__orders", "checks.duplicate")
+    assert (failure.dataset, failure.check) == ("raw_shop.orders", "checks.duplicate")
     assert failure.level == "blocking"
     assert failure.value == 3
     [message] = report.failure_messages()
-    assert "raw_shop__orders" in message and "order_id is unique within a landing batch" in message
-    assert "quality/contracts/raw/orders.yml" in message and "To fix:" in message
+    assert "raw_shop.orders" in message and "order_id is unique within a landing batch" in message
+    assert "quality/contracts/raw/shop/orders.yml" in message and "To fix:" in message
 
 
 @pytest.mark.parametrize(
@@ -107,9 +110,62 @@ def test_missing_tables_are_blocking_errors(lake_settings):
 
 def test_a_broken_contract_is_a_blocking_error(build_lake, tmp_path):
     settings = build_lake()
-    (tmp_path / "raw").mkdir()
-    text = (CONTRACTS_DIR / "raw" / "products.yml").read_text().replace("- row_count:", "- row_cont:")
-    (tmp_path / "raw" / "products.yml").write_text(text)
-    report = verify_contracts(RUN_DATE, "raw", settings, contracts_dir=tmp_path)
+    contracts = tmp_path / "contracts"
+    (contracts / "raw" / "shop").mkdir(parents=True)
+    text = (
+        (CONTRACTS_DIR / "raw" / "shop" / "products.yml").read_text().replace("- row_count:", "- row_cont:")
+    )
+    (contracts / "raw" / "shop" / "products.yml").write_text(text)
+    report = verify_contracts(RUN_DATE, "raw", settings, contracts_dir=contracts)
     [error] = report.blocking_failures
     assert error.outcome == "error" and "row_cont" in (error.detail or "")
+
+
+def test_a_raw_contract_naming_another_schema_is_a_blocking_error(build_lake, tmp_path):
+    """raw/<source>/<entity>.yml must name lakehouse/raw_<source>/<entity>: one name per raw table."""
+    settings = build_lake()
+    contracts = tmp_path / "contracts"
+    (contracts / "raw" / "shop").mkdir(parents=True)
+    text = (CONTRACTS_DIR / "raw" / "shop" / "products.yml").read_text()
+    old_name = text.replace("lakehouse/raw_shop/products", "lakehouse/main/raw_shop__products")
+    (contracts / "raw" / "shop" / "products.yml").write_text(old_name)
+    report = verify_contracts(RUN_DATE, "raw", settings, contracts_dir=contracts)
+    [error] = report.blocking_failures
+    assert error.outcome == "error" and "lakehouse/raw_shop/<table>" in (error.detail or "")
+
+
+def test_a_raw_contract_whose_table_has_not_landed_is_skipped_not_errored(build_lake):
+    settings = build_lake()
+    shutil.rmtree(raw_table("shop", "payments", settings))
+    report = verify_contracts(RUN_DATE, "raw", settings)
+    assert report.passed and report.blocking_failures == []
+    assert "raw/shop/payments.yml" not in report.count_by_contract()
+    assert set(report.count_by_contract()) == {c for c in EXPECTED_CHECKS if c.startswith("raw/shop/")} - {
+        "raw/shop/payments.yml"
+    }
+    [skipped] = report.skipped
+    assert skipped.startswith("raw/shop/payments.yml: no Delta table at ")
+    assert raw_table("shop", "payments", settings) in skipped
+
+
+def test_raw_contracts_run_only_for_the_given_sources(build_lake):
+    settings = build_lake()
+    report = verify_contracts(RUN_DATE, "all", settings, sources=["crm"])
+    assert {r.layer for r in report.results} == {"marts"}  # marts behave as before
+    assert len(report.skipped) == 5
+    assert all("source shop is not among this run's sources (crm)" in s for s in report.skipped)
+    shop = verify_contracts(RUN_DATE, "raw", settings, sources=["shop"])
+    assert shop.skipped == [] and len(shop.count_by_contract()) == 5
+
+
+def test_soda_reads_the_dataset_ids_schema_not_main(build_lake):
+    """`lakehouse/raw_shop/orders` is raw_shop.orders, even when main holds a table of the same name."""
+    settings = build_lake()
+    contract = CONTRACTS_DIR / "raw" / "shop" / "orders.yml"
+    with duckdb_session(settings=settings) as con:
+        create_lake_views(con, {"orders": raw_table("shop", "orders", settings)}, schema="raw_shop")
+        con.execute("create table main.orders as select 1 as not_an_order")  # a decoy in the default schema
+        result = _soda_verify(con, contract, {"RUN_END": run_end(RUN_DATE)})
+    outcomes = [c.outcome.name for r in result.contract_verification_results for c in r.check_results]
+    assert not result.has_errors, result.get_errors_str()
+    assert len(outcomes) == EXPECTED_CHECKS["raw/shop/orders.yml"] and set(outcomes) == {"PASSED"}
