@@ -17,6 +17,25 @@ def _offline_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(key, value)
 
 
+@pytest.fixture(scope="session")
+def shop_registry(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A source registry holding only the demo shop."""
+    import shutil
+
+    from ingestion.shop.schema import SHOP_SOURCE_FILE
+
+    folder = tmp_path_factory.mktemp("sources")
+    shutil.copy(SHOP_SOURCE_FILE, folder / "shop.yml")
+    return folder
+
+
+@pytest.fixture(autouse=True)
+def _shop_only_registry(shop_registry: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The suite's pipeline runs see the demo shop only, so the tests pass whatever sources a fork has
+    registered in ingestion/sources/ (a test that needs another registry sets LAKEHOUSE_SOURCES_DIR)."""
+    monkeypatch.setenv("LAKEHOUSE_SOURCES_DIR", str(shop_registry))
+
+
 @pytest.fixture
 def lake_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     """Settings for a fresh local lake under tmp_path, also exported to the environment for subprocesses."""
@@ -91,5 +110,5 @@ def prefect_api() -> Iterator[str]:
     from prefect.settings import PREFECT_API_URL
     from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness(server_startup_timeout=120):
+    with prefect_test_harness(server_startup_timeout=900):  # a loaded CI machine needs minutes
         yield str(PREFECT_API_URL.value())

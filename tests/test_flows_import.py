@@ -34,3 +34,22 @@ def test_flow_module_exposes_a_flow(path):
     assert 'if __name__ == "__main__":' in source, f"{path} cannot be run with `python {path.name}`"
     # importing as a script must not run anything either: runpy with a non-main name executes only definitions
     runpy.run_path(str(path), run_name="not_main")
+
+
+def test_the_seed_examples_exist():
+    names = {p.name for p in FLOW_FILES}
+    assert {"basic_etl_pipeline.py", "example_data_pipeline.py", "aws_integration_example.py"} <= names
+
+
+@pytest.mark.parametrize("path", FLOW_FILES, ids=lambda p: p.stem)
+def test_flow_file_takes_its_options_on_the_command_line(path):
+    """`python <flow file> --help` lists --date (when the flow has a run date) and exits 0 without running."""
+    import subprocess
+    import sys
+
+    command = [sys.executable, str(path), "--help"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "usage:" in result.stdout
+    if "run_date" in path.read_text():
+        assert "--date" in result.stdout

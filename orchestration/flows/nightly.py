@@ -7,6 +7,12 @@ the run (good data lands) but fails it at the end with what to fix.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+if __name__ == "__main__":  # `python orchestration/flows/nightly.py`: the script's folder, whose ml/ is
+    sys.path[0] = str(Path(__file__).resolve().parents[2])  # a flow package, must not hide the ml package
+
 from datetime import date
 from typing import Literal
 
