@@ -30,7 +30,7 @@ help:
 # Bootstrap: uv from PyPI if missing, then the locked environment (uv.lock) — the only install step.
 $(VENV)/.installed: pyproject.toml uv.lock
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
-	$(UV) sync --frozen --python $(PYTHON)
+	$(UV) sync --frozen --compile-bytecode --python $(PYTHON)
 	@# The soda CLI loads the first .env found above its package: keep its telemetry off without touching yours.
 	@echo "SODA_CORE_TELEMETRY_ENABLED=false" > $(VENV)/.env
 	@touch $@

@@ -7,6 +7,11 @@ lake folder inside the repository, DuckDB, and Prefect's local ephemeral server.
 from __future__ import annotations
 
 import os
+import re
+import sys
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
 
@@ -23,6 +28,17 @@ TELEMETRY_OFF = {
     "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     "SODA_CORE_TELEMETRY_ENABLED": "false",
 }
+
+# Prefect's temporary ("ephemeral") API server answers only once it has started: imports, the database
+# migration of a fresh PREFECT_HOME, block registration. On a 2-core machine that took 36 s idle and 210-380 s
+# at load 20, against Prefect's default limit of 20 s (it counts only its 0.1 s polling sleeps: the wall time
+# is longer). The limit is a limit, not a wait: a healthy server is used as soon as it answers.
+STARTUP_TIMEOUT = "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"
+PREFECT_DEFAULTS = {STARTUP_TIMEOUT: "600"}
+# Where the temporary server is started (SubprocessASGIServer.start) and how its error begins on a timeout.
+PREFECT_SERVER_PY = os.path.join("prefect", "server", "api", "server.py")
+EPHEMERAL_TIMED_OUT = "Timed out while attempting to connect to ephemeral Prefect API server"
+USE_A_SERVER = "or start a server once with `make ui` and `export PREFECT_API_URL=http://127.0.0.1:4200/api`"
 
 
 class Settings(BaseSettings):
@@ -98,8 +114,63 @@ def get_settings() -> Settings:
 
 
 def apply_runtime_defaults() -> None:
-    """Turn telemetry off (unless set explicitly) and point dbt at the project's profiles (this process)."""
-    for key, value in TELEMETRY_OFF.items():
+    """Turn telemetry off and give Prefect's temporary server time to start on a busy machine (unless set
+    explicitly), and point dbt at the project's profiles (this process)."""
+    defaults = TELEMETRY_OFF | PREFECT_DEFAULTS
+    new_prefect_keys = [k for k in defaults if k.startswith("PREFECT_") and k not in os.environ]
+    for key, value in defaults.items():
         os.environ.setdefault(key, value)
     os.environ.setdefault("DBT_PROFILES_DIR", str(DBT_PROJECT_DIR))
     os.environ.setdefault("DBT_PROJECT_DIR", str(DBT_PROJECT_DIR))
+    if new_prefect_keys and "prefect.context" in sys.modules:
+        # Prefect reads the environment once, on import (a flow file imports it first): make it read it again.
+        from prefect.context import refresh_global_settings_context
+
+        refresh_global_settings_context()
+
+
+def _raised_starting_prefect_server(exc: BaseException | None) -> BaseException | None:
+    """The exception (this one or one it was raised from) that SubprocessASGIServer.start raised, if any."""
+    while exc is not None:
+        for frame, _ in traceback.walk_tb(exc.__traceback__):
+            if frame.f_code.co_name == "start" and frame.f_code.co_filename.endswith(PREFECT_SERVER_PY):
+                return exc
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def prefect_server_problem(exc: BaseException) -> str | None:
+    """What to do, in one line, when Prefect's temporary API server could not start; None for other errors."""
+    if (failed := _raised_starting_prefect_server(exc)) is None:
+        return None
+    text = str(failed)
+    if exited := re.search(r"exited with code (-?\d+)", text):
+        return (
+            f"Prefect's temporary API server exited with code {exited[1]} while starting (its error is "
+            f"above): fix that, {USE_A_SERVER}."
+        )
+    if text.startswith(EPHEMERAL_TIMED_OUT):
+        limit = os.environ.get(STARTUP_TIMEOUT, "20")
+        more = max(1200, 2 * int(limit)) if limit.isdigit() else 1200
+        return (
+            f"Prefect's temporary API server did not start within {STARTUP_TIMEOUT}={limit} s (is the "
+            f"machine busy?): raise it, e.g. `export {STARTUP_TIMEOUT}={more}`, {USE_A_SERVER}."
+        )
+    # e.g. httpx.ReadTimeout: each health check of the start-up loop waits 5 s at most (not a setting)
+    first_line = text.splitlines()[0] if text else ""
+    return (
+        f"Prefect's temporary API server did not start ({type(failed).__name__}: {first_line}; is the "
+        f"machine busy?): run again, {USE_A_SERVER}."
+    )
+
+
+@contextmanager
+def exit_on_prefect_server_problem() -> Iterator[None]:
+    """Around an entry point: a Prefect server that cannot be reached ends the process with one line on stderr
+    and exit code 1 (no traceback); any other error is raised as it is."""
+    try:
+        yield
+    except Exception as exc:
+        if (problem := prefect_server_problem(exc)) is None:
+            raise
+        raise SystemExit(problem) from None

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from lakehouse.settings import apply_runtime_defaults, get_settings
+from lakehouse.settings import apply_runtime_defaults, exit_on_prefect_server_problem, get_settings
 from orchestration.summary import RunSummary
 
 app = typer.Typer(help="dbt + Prefect lakehouse: Delta tables on a local folder or S3.", no_args_is_help=True)
@@ -128,4 +128,5 @@ def main() -> None:
     """Console-script entry point: telemetry off before any tool is imported, then the commands."""
     apply_runtime_defaults()
     _mount_subcommands()
-    app()
+    with exit_on_prefect_server_problem():  # a server that cannot start: one line saying what to do
+        app()

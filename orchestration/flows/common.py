@@ -59,13 +59,14 @@ def flow_arguments(flow: Flow[..., Any], argv: list[str] | None = None) -> dict[
 
 def run_flow_cli(flow: Flow[..., Any], argv: list[str] | None = None) -> None:
     """`python <flow file> [--date D] [options]`: run the flow with telemetry off; exit 1 when it raises or
-    returns False."""
-    from lakehouse.settings import apply_runtime_defaults
+    returns False, in one line (a Prefect server that cannot start says what to do)."""
+    from lakehouse.settings import apply_runtime_defaults, exit_on_prefect_server_problem
 
-    apply_runtime_defaults()
+    apply_runtime_defaults()  # also Prefect's start-up limit for a busy machine (Prefect is imported already)
     arguments = flow_arguments(flow, argv)
     try:
-        result = flow(**arguments)
+        with exit_on_prefect_server_problem():
+            result = flow(**arguments)
     except Exception as exc:  # the flow's own log has the details; say what failed in one line
         print(f"{flow.name} failed: {type(exc).__name__}: {str(exc).strip()}", file=sys.stderr)
         raise SystemExit(1) from None
