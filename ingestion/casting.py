@@ -122,7 +122,7 @@ def typed_columns(checks: list[ColumnCheck]) -> str:
     return ", ".join(f"{c.typed()} AS {c.col}" for c in checks)
 
 
-def original_record(names: list[str], max_chars: int) -> str:
-    """The record as landed, as a JSON object (capped at `max_chars`)."""
-    fields = ", ".join(f"{ident(n)} := {ident(n)}" for n in names)
+def original_record(columns: dict[str, str], max_chars: int) -> str:
+    """The record as landed (name -> the SQL of its landed value), as a JSON object capped at `max_chars`."""
+    fields = ", ".join(f"{ident(n)} := {sql}" for n, sql in columns.items())
     return f"left(CAST(to_json(struct_pack({fields})) AS VARCHAR), {max_chars})"

@@ -29,7 +29,14 @@ import pyarrow as pa
 
 from ingestion import casting
 from ingestion.locations import landing_files
-from ingestion.readers import FileRead, UnreadableFileError, location, read_file
+from ingestion.readers import (
+    FileRead,
+    UnreadableFileError,
+    drop_landed_text,
+    drop_temp_objects,
+    location,
+    read_file,
+)
 from ingestion.registry import Entity, Source
 from ingestion.report import MAX_RECORD_MESSAGES, EntityReport, IngestReport
 from ingestion.types import LINEAGE_FIELDS, UTC_TS
@@ -142,8 +149,22 @@ def undeclared_columns(con: duckdb.DuckDBPyConnection, entity: Entity) -> dict[s
     return {n: t for n, t in types.items() if n not in entity.columns and n not in ("_file", "_line")}
 
 
-def _checked(batch: Batch, checks: list[casting.ColumnCheck]) -> str:
-    return f"(SELECT *, {casting.reason(checks, batch.source.limits)} AS _reason FROM landed)"
+def check_landed(con: duckdb.DuckDBPyConnection, batch: Batch, checks: list[casting.ColumnCheck]) -> None:
+    """Type and check every landed record once, into the temp table `checked` (typed values, _reason)."""
+    extra_names = list(undeclared_columns(con, batch.entity))
+    extras = "".join(f", {casting.ident(n)}" for n in extra_names)
+    raw = {c.name: casting.ident("_raw_" + c.name) for c in checks}
+    originals = ", ".join(f"{casting.ident(name)} AS {alias}" for name, alias in raw.items())
+    typed = ", ".join(casting.ident(c.name) for c in checks)
+    record = casting.original_record({**raw, **{n: casting.ident(n) for n in extra_names}}, RECORD_CHARS)
+    inner = (
+        f"SELECT _file, _line, {originals}, {casting.typed_columns(checks)}, "
+        f"{casting.reason(checks, batch.source.limits)} AS _reason{extras} FROM landed"
+    )
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE checked AS SELECT _file, _line, {typed}, _reason{extras}, "
+        f"CASE WHEN _reason IS NOT NULL THEN {record} END AS _record FROM ({inner})"
+    )
 
 
 def good_records(
@@ -151,10 +172,11 @@ def good_records(
 ) -> pa.RecordBatchReader:
     """The typed records that fit, in file order, with lineage columns (and undeclared ones), as a stream."""
     extra_sql = "".join(f", {casting.ident(n)}" for n in extras)
+    typed = ", ".join(casting.ident(c.name) for c in checks)
     sql = (
-        f"SELECT {casting.typed_columns(checks)}, {casting.literal(batch.batch_id)} AS _batch_id, "
+        f"SELECT {typed}, {casting.literal(batch.batch_id)} AS _batch_id, "
         f"{batch.ingested_at_sql} AS _ingested_at, _file AS _source_file{extra_sql} "
-        f"FROM {_checked(batch, checks)} WHERE _reason IS NULL ORDER BY _file, _line"
+        f"FROM checked WHERE _reason IS NULL ORDER BY _file, _line"
     )
     extra_fields = [pa.field(n, _arrow_of(t)) for n, t in extras.items()]
     schema = pa.schema([*batch.entity.arrow_schema, *LINEAGE_FIELDS, *extra_fields])
@@ -170,11 +192,9 @@ def bad_records(
     con: duckdb.DuckDBPyConnection, batch: Batch, files: list[LandedFile], checks: list[casting.ColumnCheck]
 ) -> pa.Table:
     """Records that did not parse (per file) or do not fit the declared columns, as quarantine rows."""
-    names = [c.name for c in checks] + list(undeclared_columns(con, batch.entity))
     where = casting.literal(location(batch.entity.format, 0).split()[0] + " ")
     value_rejects = (
-        f"SELECT _file, _line, _reason AS reason, {casting.original_record(names, RECORD_CHARS)} AS record "
-        f"FROM {_checked(batch, checks)} WHERE _reason IS NOT NULL"
+        "SELECT _file, _line, _reason AS reason, _record AS record FROM checked WHERE _reason IS NOT NULL"
     )
     parse_rejects = [
         f"SELECT {casting.literal(f.uri)} AS _file, _line, reason, record FROM {f.read.table}_rejects"
@@ -245,6 +265,15 @@ def read_landing_files(
 
 def ingest_entity(con: duckdb.DuckDBPyConnection, batch: Batch, settings: Settings) -> EntityReport:
     """Land one entity's files of the day: quarantine first, then the raw append that completes the batch."""
+    try:
+        return _ingest_entity(con, batch, settings)
+    finally:
+        con.execute("DROP VIEW IF EXISTS landed")
+        con.execute("DROP TABLE IF EXISTS checked")
+        drop_temp_objects(con, "landed_")
+
+
+def _ingest_entity(con: duckdb.DuckDBPyConnection, batch: Batch, settings: Settings) -> EntityReport:
     raw_uri = raw_table(batch.source.name, batch.entity.name, settings)
     report = EntityReport(batch.entity.name, batch.batch_id, raw_uri)
     if batch_already_committed(raw_uri, batch.batch_id, settings):
@@ -263,6 +292,10 @@ def ingest_entity(con: duckdb.DuckDBPyConnection, batch: Batch, settings: Settin
         return report
     _landed_view(con, landed, batch.entity)
     checks, extras = _checks(con, batch.entity), undeclared_columns(con, batch.entity)
+    check_landed(con, batch, checks)
+    con.execute("DROP VIEW landed")
+    for f in landed:
+        drop_landed_text(con, f.read)
     bad = bad_records(con, batch, landed, checks)
     if bad.num_rows:
         append_batch(

@@ -85,20 +85,27 @@ def _new_rejects(con: duckdb.DuckDBPyConnection, table: str) -> None:
     )
 
 
-def _number_good_rows(con: duckdb.DuckDBPyConnection, table: str, parsed: str, offset: int) -> None:
-    """Give the parsed rows (in file order, rowid) their lines, skipping the lines DuckDB rejected.
+def _number_good_rows(con: duckdb.DuckDBPyConnection, view: str, parsed: str, offset: int) -> None:
+    """A view `view` over the parsed rows (in file order: rowid) with their lines, skipping rejected lines.
 
     DuckDB numbers rejected lines by record (header and skipped lines included); a parsed row's line is its
     position among all records: row k follows every rejected record whose line - offset - rank < k.
+    The view copies nothing: the parsed text is held once.
     """
+    ranked = f"{parsed}_ranked"
     con.execute(
-        """CREATE OR REPLACE TEMP TABLE _ranked AS
+        f"""CREATE OR REPLACE TEMP TABLE {ranked} AS
         SELECT line, row_number() OVER (ORDER BY line) AS i FROM (SELECT DISTINCT line FROM reject_errors)"""
     )
+    row = con.execute(f"SELECT count(*) FROM {ranked}").fetchone()
+    skipped = (
+        f" + (SELECT count(*) FROM {ranked} r WHERE r.line - {offset} - r.i < p.rowid + 1)"
+        if row and row[0]
+        else ""
+    )
     con.execute(
-        f"""INSERT INTO {table} SELECT p.rowid + 1 + {offset}
-            + (SELECT count(*) FROM _ranked r WHERE r.line - {offset} - r.i < p.rowid + 1) AS _line, p.*
-        FROM {parsed} p"""
+        f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT p.rowid + 1 + {offset}{skipped} AS _line, p.* "
+        f"FROM {parsed} p"
     )
 
 
@@ -149,18 +156,16 @@ def read_csv_file(
     if twice:
         raise UnreadableFileError(f"the header names columns more than once: {_clip(str(twice))}")
     columns = "{" + ", ".join(f"{literal(h)}: 'VARCHAR'" for h in header) + "}"
-    text_columns = ", ".join(f"{ident(h)} VARCHAR" for h in header)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} (_line BIGINT, {text_columns})")
     _new_rejects(con, table)
     _fresh_rejects(con)
     con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _parsed AS SELECT * FROM read_csv({literal(uri)},
+        f"""CREATE OR REPLACE TEMP TABLE {table}_parsed AS SELECT * FROM read_csv({literal(uri)},
         header = false, skip = {int(opts.header)}, columns = {columns}, auto_detect = false,
         delim = {literal(opts.delimiter)}, quote = {literal(opts.quote)}, escape = {literal(opts.escape)},
         encoding = {literal(opts.encoding)}, max_line_size = {_line_size(entity, limits)},
         store_rejects = true, ignore_errors = true, null_padding = false, strict_mode = true)"""
     )
-    _number_good_rows(con, table, "_parsed", int(opts.header))
+    _number_good_rows(con, table, f"{table}_parsed", int(opts.header))
     _store_duckdb_rejects(con, table)
     read = FileRead(table, "csv", {h: "VARCHAR" for h in header})
     read.records, read.rejected = _count(con, table), _count(con, f"{table}_rejects")
@@ -168,41 +173,41 @@ def read_csv_file(
     return read
 
 
-def _text_lines(con: duckdb.DuckDBPyConnection, uri: str, entity: Entity, limits: Limits, table: str) -> None:
-    """The file's lines as text (`_text`), numbered; lines DuckDB cannot read (encoding, size) rejected."""
+def _text_lines(con: duckdb.DuckDBPyConnection, uri: str, entity: Entity, limits: Limits, table: str) -> str:
+    """The file's lines as text (`_text`), numbered, in a view; lines DuckDB cannot read (encoding, size)
+    rejected. Returns the view's name."""
     _fresh_rejects(con)
     con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _parsed AS SELECT * FROM read_csv({literal(uri)}, header = false,
-        columns = {{'_text': 'VARCHAR'}}, auto_detect = false, delim = {literal(chr(1))}, quote = '',
-        escape = '',
-        max_line_size = {_line_size(entity, limits)}, store_rejects = true, ignore_errors = true,
-        strict_mode = false)"""
+        f"""CREATE OR REPLACE TEMP TABLE {table}_parsed AS SELECT * FROM read_csv({literal(uri)},
+        header = false, columns = {{'_text': 'VARCHAR'}}, auto_detect = false, delim = {literal(chr(1))},
+        quote = '', escape = '', max_line_size = {_line_size(entity, limits)}, store_rejects = true,
+        ignore_errors = true, strict_mode = false)"""
     )
-    con.execute("CREATE OR REPLACE TEMP TABLE _lines (_line BIGINT, _text VARCHAR)")
-    _number_good_rows(con, "_lines", "_parsed", 0)
+    _number_good_rows(con, f"{table}_lines", f"{table}_parsed", 0)
     _new_rejects(con, table)
     _store_duckdb_rejects(con, table)
+    return f"{table}_lines"
 
 
-IS_OBJECT = "(CASE WHEN json_valid(_text) THEN json_type(_text) END) = 'OBJECT'"
+# valid JSON whose first non-blank character is { is an object (cheaper than json_type: no second parse)
+IS_OBJECT = "(json_valid(_text) AND starts_with(ltrim(_text, chr(32) || chr(9) || chr(13)), '{'))"
+BLANK = "(_text IS NULL OR trim(_text) = '')"  # blank lines are not records
 
 
-def _split_objects(con: duckdb.DuckDBPyConnection, source: str, table: str) -> None:
-    """Keep the lines that are JSON objects in `_objects`; reject the others with the reason."""
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _objects AS SELECT * FROM {source} WHERE {IS_OBJECT}")
+def _reject_non_objects(con: duckdb.DuckDBPyConnection, lines: str, table: str) -> None:
     con.execute(
         f"""INSERT INTO {table}_rejects SELECT _line,
             CASE WHEN json_valid(_text) THEN 'not a JSON object but ' || json_type(_text)
                  ELSE 'not valid JSON (truncated or malformed)' END, left(_text, {RECORD_CHARS})
-        FROM {source} WHERE ({IS_OBJECT}) IS NOT TRUE"""
+        FROM {lines} WHERE NOT {BLANK} AND ({IS_OBJECT}) IS NOT TRUE"""
     )
 
 
-def _json_columns(con: duckdb.DuckDBPyConnection, entity: Entity) -> dict[str, str]:
+def _json_columns(con: duckdb.DuckDBPyConnection, lines: str, entity: Entity) -> dict[str, str]:
     """Declared columns first, then keys found in the records that the source does not declare."""
     rows = con.execute(
-        "SELECT k FROM (SELECT unnest(json_keys(_text)) AS k, _line FROM _objects) "
-        "GROUP BY k ORDER BY min(_line)"
+        f"SELECT k FROM (SELECT unnest(json_keys(CASE WHEN {IS_OBJECT} THEN _text END)) AS k, _line "
+        f"FROM {lines}) GROUP BY k ORDER BY min(_line)"
     ).fetchall()
     found = [str(r[0]) for r in rows]
     extras = [k for k in found if k not in entity.columns]
@@ -210,26 +215,41 @@ def _json_columns(con: duckdb.DuckDBPyConnection, entity: Entity) -> dict[str, s
     return {k: "VARCHAR" for k in [*present, *extras]}
 
 
-def _json_value(name: str, entity: Entity) -> str:
-    """A key's value as text: strings as their text, other values (objects, arrays, numbers) as JSON text."""
-    path = literal("$." + '"' + name.replace('"', '\\"') + '"')
-    column = entity.columns.get(name)
-    if column is not None and column.column_type.is_json:
-        return f"CAST(json_extract(_text, {path}) AS VARCHAR)"
-    return f"json_extract_string(_text, {path})"
+def _json_path(name: str) -> str:
+    return literal("$." + '"' + name.replace('"', '\\"') + '"')
 
 
-def _extract_json(con: duckdb.DuckDBPyConnection, table: str, entity: Entity, columns: list[str]) -> None:
-    values = ", ".join(f"{_json_value(n, entity)} AS {ident(n)}" for n in columns)
+def _extract_json(
+    con: duckdb.DuckDBPyConnection, lines: str, table: str, entity: Entity, columns: list[str]
+) -> None:
+    """One parse per record for all text values (json_extract_string with a list of paths), one more for
+    the json-typed columns; strings as their text, other values (numbers, objects) as JSON text."""
+    json_cols = [n for n in columns if n in entity.columns and entity.columns[n].column_type.is_json]
+    text_cols = [n for n in columns if n not in json_cols]
+    parts = []
+    if text_cols:
+        paths = ", ".join(_json_path(n) for n in text_cols)
+        parts.append(f"json_extract_string(_text, [{paths}]) AS _t")
+    if json_cols:
+        paths = ", ".join(_json_path(n) for n in json_cols)
+        parts.append(f"json_extract(_text, [{paths}]) AS _j")
+    values = [f"_t[{i + 1}] AS {ident(n)}" for i, n in enumerate(text_cols)]
+    values += [f"CAST(_j[{i + 1}] AS VARCHAR) AS {ident(n)}" for i, n in enumerate(json_cols)]
+    inner = f"SELECT _line{''.join(', ' + p for p in parts)} FROM {lines} WHERE {IS_OBJECT}"
+    order = ", ".join(["_line", *[ident(n) for n in columns]])
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT _line, {values} FROM _objects ORDER BY _line"
+        f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT {order} FROM (SELECT _line, "
+        f"{', '.join(values) or 'NULL AS _none'} FROM ({inner}))"
     )
 
 
-def _json_read(con: duckdb.DuckDBPyConnection, table: str, entity: Entity, fmt: str) -> FileRead:
-    _split_objects(con, "_lines", table)
-    columns = _json_columns(con, entity)
-    _extract_json(con, table, entity, list(columns))
+def _json_read(con: duckdb.DuckDBPyConnection, lines: str, table: str, entity: Entity, fmt: str) -> FileRead:
+    """JSON objects -> `table` (one text column per key); other lines rejected; the text is then dropped."""
+    _reject_non_objects(con, lines, table)
+    columns = _json_columns(con, lines, entity)
+    _extract_json(con, lines, table, entity, list(columns))
+    con.execute(f"DROP VIEW IF EXISTS {table}_lines")
+    con.execute(f"DROP TABLE IF EXISTS {table}_parsed")
     read = FileRead(table, fmt, columns)
     read.records, read.rejected = _count(con, table), _count(con, f"{table}_rejects")
     read.header_only = read.records + read.rejected == 0
@@ -239,9 +259,8 @@ def _json_read(con: duckdb.DuckDBPyConnection, table: str, entity: Entity, fmt: 
 def read_jsonl_file(
     con: duckdb.DuckDBPyConnection, uri: str, entity: Entity, limits: Limits, table: str
 ) -> FileRead:
-    _text_lines(con, uri, entity, limits, table)
-    con.execute("DELETE FROM _lines WHERE _text IS NULL OR trim(_text) = ''")  # blank lines are not records
-    return _json_read(con, table, entity, "jsonl")
+    lines = _text_lines(con, uri, entity, limits, table)
+    return _json_read(con, lines, table, entity, "jsonl")
 
 
 def read_json_array_file(
@@ -249,15 +268,17 @@ def read_json_array_file(
 ) -> FileRead:
     try:
         con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE _objects AS SELECT CAST(json AS VARCHAR) AS _text
+            f"""CREATE OR REPLACE TEMP TABLE {table}_parsed AS SELECT CAST(json AS VARCHAR) AS _text
             FROM read_json_objects({literal(uri)}, format = 'array',
             maximum_object_size = {_line_size(entity, limits)})"""
         )
     except UNREADABLE as exc:
         raise UnreadableFileError(_first_line(exc)) from exc
-    con.execute("CREATE OR REPLACE TEMP TABLE _lines AS SELECT rowid + 1 AS _line, _text FROM _objects")
+    con.execute(
+        f"CREATE OR REPLACE TEMP VIEW {table}_lines AS SELECT rowid + 1 AS _line, _text FROM {table}_parsed"
+    )
     _new_rejects(con, table)
-    return _json_read(con, table, entity, "json")
+    return _json_read(con, f"{table}_lines", table, entity, "json")
 
 
 def read_parquet_file(
@@ -287,10 +308,33 @@ READERS = {
 }
 
 
+def drop_landed_text(con: duckdb.DuckDBPyConnection, read: FileRead) -> None:
+    """Drop what `read_file` holds of a file's text (not its rejects): frees its memory once typed."""
+    for name in (read.table, f"{read.table}_lines", f"{read.table}_parsed", f"{read.table}_parsed_ranked"):
+        drop_temp_objects(con, name, exact=True)
+
+
+def drop_temp_objects(con: duckdb.DuckDBPyConnection, prefix: str, exact: bool = False) -> None:
+    """Drop every temp view and table whose name starts with `prefix` (or is `prefix`, when exact)."""
+    match = "view_name = ?" if exact else "starts_with(view_name, ?)"
+    views = con.execute(
+        f"SELECT view_name FROM duckdb_views() WHERE temporary AND {match}", [prefix]
+    ).fetchall()
+    for (name,) in views:
+        con.execute(f"DROP VIEW IF EXISTS {ident(name)}")
+    match = match.replace("view_name", "table_name")
+    tables = con.execute(
+        f"SELECT table_name FROM duckdb_tables() WHERE temporary AND {match}", [prefix]
+    ).fetchall()
+    for (name,) in tables:
+        con.execute(f"DROP TABLE IF EXISTS {ident(name)}")
+
+
 def read_file(
     con: duckdb.DuckDBPyConnection, uri: str, entity: Entity, limits: Limits, table: str
 ) -> FileRead:
-    """Read `uri` as `entity.format` into the temp tables `table` and `table`_rejects."""
+    """Read `uri` as `entity.format` into the temp relation `table` (with `table`_rejects)."""
+    drop_temp_objects(con, table)
     try:
         return READERS[entity.format](con, uri, entity, limits, table)
     except duckdb.HTTPException:

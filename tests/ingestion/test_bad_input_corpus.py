@@ -170,8 +170,10 @@ def test_the_command_exits_non_zero_naming_the_file_and_the_fix(corpus: Settings
         capture_output=True, text=True, env=env, timeout=900,
     )  # fmt: skip
     assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "accounts.csv line 8" in result.stderr and "fix the source record" in result.stderr
-    assert "Traceback" not in result.stderr
+    assert "accounts.csv line 3 (region=eu, account_no=2)" in result.stderr
+    assert "fix the source record" in result.stderr and "more quarantined records" in result.stderr
+    last = result.stderr.strip().splitlines()[-1]  # the command's own last word (Prefect logs above it)
+    assert last.startswith("s3-data-pipeline failed: IngestionProblems: accounts.csv line 3"), last
 
 
 def test_an_empty_file_keeps_its_batch_open_until_the_corrected_file_lands(corpus: Settings) -> None:
