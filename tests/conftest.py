@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from lakehouse.settings import TELEMETRY_OFF, Settings
+from lakehouse.settings import PREFECT_DEFAULTS, TELEMETRY_OFF, Settings
+
+# Before any test module imports Prefect (it reads its settings once, on import): the start-up limit of its
+# temporary server that the entry points set (apply_runtime_defaults) holds for in-process tests too.
+for _key, _value in PREFECT_DEFAULTS.items():
+    os.environ.setdefault(_key, _value)
 
 
 @pytest.fixture(autouse=True)

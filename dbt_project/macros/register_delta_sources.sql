@@ -5,9 +5,10 @@
     tables in the catalog like any other relation.
 
     A source table whose Delta table has not landed yet (a new source, an entity not delivered) is skipped
-    with a message, and any old view of it is dropped: the build of the other sources goes on.
-    `lakehouse run` (lakehouse/transform.py) excludes the models reading it (`--exclude source:<s>.<t>+`);
-    a plain `dbt build` fails on those models only.
+    with a message: the build of the other sources goes on. `lakehouse run` (lakehouse/transform.py)
+    excludes the models reading it (`--exclude source:<s>.<t>+`). For a plain `dbt build`, a table whose
+    columns all declare a `data_type` gets an empty placeholder view with those columns (its models build
+    empty, its tests pass); without declared types any old view is dropped and only its models fail.
 -#}
 
 {% macro register_delta_sources() -%}
@@ -32,9 +33,20 @@
                     ~ sql_string(location) ~ ")") -%}
                 {{ log("Registered source " ~ relation ~ " -> " ~ location) }}
             {%- else -%}
-                {%- do run_query("drop view if exists " ~ relation) -%}
+                {%- set typed = [] -%}
+                {%- for column in node.columns.values() if column.data_type -%}
+                    {%- do typed.append("cast(null as " ~ column.data_type ~ ") as " ~ adapter.quote(column.name)) -%}
+                {%- endfor -%}
+                {%- if typed and typed | length == node.columns | length -%}
+                    {%- do run_query("create or replace view " ~ relation ~ " as select "
+                        ~ typed | join(", ") ~ " where false") -%}
+                    {%- set placeholder = " (an empty placeholder view of its declared columns for now)" -%}
+                {%- else -%}
+                    {%- do run_query("drop view if exists " ~ relation) -%}
+                    {%- set placeholder = "" -%}
+                {%- endif -%}
                 {{ log("Source " ~ node.source_name ~ "." ~ node.name ~ ": no Delta table at " ~ location
-                    ~ " yet — skipped; models reading it are excluded by `lakehouse run`"
+                    ~ " yet — skipped" ~ placeholder ~ "; models reading it are excluded by `lakehouse run`"
                     ~ " (ingest it first, or check LAKEHOUSE_ROOT)", info=True) }}
             {%- endif -%}
         {%- endif -%}
