@@ -79,7 +79,7 @@ def test_python_file_with_api_url_lands_every_record_once(lake_settings, httpser
             [*command, "--date", DAY.isoformat()], capture_output=True, text=True, env=env
         )
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-        assert f"{raw_table('api', 'items', lake_settings)} — 23 rows" in result.stdout
+        assert f"{raw_table('api', 'items', lake_settings)} — 23 rows" in result.stdout + result.stderr
     assert DeltaTable(raw_table("api", "items", lake_settings)).count() == 23
 
 

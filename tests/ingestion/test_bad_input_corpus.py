@@ -172,8 +172,9 @@ def test_the_command_exits_non_zero_naming_the_file_and_the_fix(corpus: Settings
     assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]
     assert "accounts.csv line 3 (region=eu, account_no=2)" in result.stderr
     assert "fix the source record" in result.stderr and "more quarantined records" in result.stderr
-    last = result.stderr.strip().splitlines()[-1]  # the command's own last word (Prefect logs above it)
-    assert last.startswith("s3-data-pipeline failed: IngestionProblems: accounts.csv line 3"), last
+    ours = [line for line in result.stderr.splitlines() if line.startswith("s3-data-pipeline failed:")]
+    assert len(ours) == 1, result.stderr[-3000:]  # the command's own word, one line (Prefect's log around it)
+    assert ours[0].startswith("s3-data-pipeline failed: IngestionProblems: accounts.csv line 3"), ours[0]
 
 
 def test_an_empty_file_keeps_its_batch_open_until_the_corrected_file_lands(corpus: Settings) -> None:

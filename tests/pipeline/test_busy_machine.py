@@ -19,7 +19,6 @@ from lakehouse.settings import (
     PROJECT_DIR,
     STARTUP_TIMEOUT,
     TELEMETRY_OFF,
-    apply_runtime_defaults,
     prefect_server_problem,
 )
 
@@ -89,23 +88,24 @@ def test_one_line_names_what_to_do_for_each_way_the_server_fails_to_start(monkey
     assert prefect_server_problem(ValueError("bad")) is None
 
 
-def test_runtime_defaults_keep_explicit_values_and_reach_an_imported_prefect(monkeypatch):
-    from prefect.context import refresh_global_settings_context
-    from prefect.settings import PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS as limit
-
-    for key in (*TELEMETRY_OFF, *PREFECT_DEFAULTS, "DBT_PROFILES_DIR", "DBT_PROJECT_DIR"):
-        monkeypatch.delenv(key, raising=False)  # undone after the test, also what apply_runtime_defaults sets
-    try:
-        refresh_global_settings_context()
-        assert limit.value() == 20  # Prefect's own default
-        apply_runtime_defaults()  # Prefect was imported first, as in `python orchestration/flows/<file>.py`
-        assert limit.value() == int(PREFECT_DEFAULTS[STARTUP_TIMEOUT]) >= 300
-        monkeypatch.setenv(STARTUP_TIMEOUT, "45")
-        apply_runtime_defaults()
-        assert os.environ[STARTUP_TIMEOUT] == "45"
-    finally:
-        monkeypatch.undo()
-        refresh_global_settings_context()
+def test_runtime_defaults_keep_explicit_values_and_reach_an_imported_prefect(tmp_path):
+    """In a fresh interpreter (as `python orchestration/flows/<file>.py`, which imports Prefect first)."""
+    probe = (
+        "import os\n"
+        "from prefect.settings import PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS as limit\n"
+        "from lakehouse.settings import apply_runtime_defaults\n"
+        "before = limit.value()\n"
+        "apply_runtime_defaults()\n"
+        "print(before, limit.value(), os.environ['" + STARTUP_TIMEOUT + "'])\n"
+    )
+    env = _fresh_env(tmp_path)
+    run = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    before, after, value = run.stdout.split()
+    assert before == "20" and int(after) == int(PREFECT_DEFAULTS[STARTUP_TIMEOUT]) >= 300 and value == after
+    env[STARTUP_TIMEOUT] = "45"  # a value the user set wins
+    run = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0 and run.stdout.split() == ["45", "45", "45"], run.stdout + run.stderr[-2000:]
 
 
 @pytest.mark.parametrize(
