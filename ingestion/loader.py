@@ -30,11 +30,11 @@ import pyarrow as pa
 from ingestion import casting
 from ingestion.locations import landing_files
 from ingestion.readers import (
+    LOCATION_WORDS,
     FileRead,
     UnreadableFileError,
     drop_landed_text,
     drop_temp_objects,
-    location,
     read_file,
 )
 from ingestion.registry import Entity, Source
@@ -138,20 +138,20 @@ def _landed_view(con: duckdb.DuckDBPyConnection, files: list[LandedFile], entity
     con.execute("CREATE OR REPLACE TEMP VIEW landed AS " + " UNION ALL BY NAME ".join(parts))
 
 
-def _checks(con: duckdb.DuckDBPyConnection, entity: Entity) -> list[casting.ColumnCheck]:
-    types = {str(r[0]): str(r[1]) for r in con.execute("DESCRIBE landed").fetchall()}
-    return casting.column_checks(entity, types)
+def landed_types(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """Column -> DuckDB type of the `landed` view."""
+    return {str(r[0]): str(r[1]) for r in con.execute("DESCRIBE landed").fetchall()}
 
 
-def undeclared_columns(con: duckdb.DuckDBPyConnection, entity: Entity) -> dict[str, str]:
+def undeclared_columns(types: dict[str, str], entity: Entity) -> dict[str, str]:
     """Columns in the landed files that the source does not declare (-> DuckDB type)."""
-    types = {str(r[0]): str(r[1]) for r in con.execute("DESCRIBE landed").fetchall()}
     return {n: t for n, t in types.items() if n not in entity.columns and n not in ("_file", "_line")}
 
 
-def check_landed(con: duckdb.DuckDBPyConnection, batch: Batch, checks: list[casting.ColumnCheck]) -> None:
+def check_landed(
+    con: duckdb.DuckDBPyConnection, batch: Batch, checks: list[casting.ColumnCheck], extra_names: list[str]
+) -> None:
     """Type and check every landed record once, into the temp table `checked` (typed values, _reason)."""
-    extra_names = list(undeclared_columns(con, batch.entity))
     extras = "".join(f", {casting.ident(n)}" for n in extra_names)
     raw = {c.name: casting.ident("_raw_" + c.name) for c in checks}
     originals = ", ".join(f"{casting.ident(name)} AS {alias}" for name, alias in raw.items())
@@ -178,21 +178,16 @@ def good_records(
         f"{batch.ingested_at_sql} AS _ingested_at, _file AS _source_file{extra_sql} "
         f"FROM checked WHERE _reason IS NULL ORDER BY _file, _line"
     )
-    extra_fields = [pa.field(n, _arrow_of(t)) for n, t in extras.items()]
-    schema = pa.schema([*batch.entity.arrow_schema, *LINEAGE_FIELDS, *extra_fields])
-    return con.execute(sql).to_arrow_reader(BATCH_ROWS).cast(schema)
-
-
-def _arrow_of(duckdb_type: str) -> pa.DataType:
-    with duckdb.connect() as con:
-        return con.execute(f"SELECT CAST(NULL AS {duckdb_type}) AS v").to_arrow_table().schema.field("v").type
+    reader = con.execute(sql).to_arrow_reader(BATCH_ROWS)
+    extra_fields = [reader.schema.field(n) for n in extras]  # undeclared columns keep their landed type
+    return reader.cast(pa.schema([*batch.entity.arrow_schema, *LINEAGE_FIELDS, *extra_fields]))
 
 
 def bad_records(
     con: duckdb.DuckDBPyConnection, batch: Batch, files: list[LandedFile], checks: list[casting.ColumnCheck]
 ) -> pa.Table:
     """Records that did not parse (per file) or do not fit the declared columns, as quarantine rows."""
-    where = casting.literal(location(batch.entity.format, 0).split()[0] + " ")
+    where = casting.literal(LOCATION_WORDS.get(batch.entity.format, "row") + " ")
     value_rejects = (
         "SELECT _file, _line, _reason AS reason, _record AS record FROM checked WHERE _reason IS NOT NULL"
     )
@@ -291,8 +286,9 @@ def _ingest_entity(con: duckdb.DuckDBPyConnection, batch: Batch, settings: Setti
             report.skipped_already_loaded = not append_batch(raw_uri, empty, batch.batch_id, settings)
         return report
     _landed_view(con, landed, batch.entity)
-    checks, extras = _checks(con, batch.entity), undeclared_columns(con, batch.entity)
-    check_landed(con, batch, checks)
+    types = landed_types(con)
+    checks, extras = casting.column_checks(batch.entity, types), undeclared_columns(types, batch.entity)
+    check_landed(con, batch, checks, list(extras))
     con.execute("DROP VIEW landed")
     for f in landed:
         drop_landed_text(con, f.read)

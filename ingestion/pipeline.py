@@ -29,6 +29,16 @@ def deliver_demo(source: Source, run_date: date, scale: float, seed: int, settin
     return demo_generator(source)(run_date, scale=scale, seed=seed, settings=settings)
 
 
+def deliver(
+    source: Source, run_date: date, settings: Settings, generate: bool = True, scale: float | None = None
+) -> None:
+    """The delivery step into landing/: the demo generator (if `generate`), or the API/database pull."""
+    if source.demo is not None and generate:
+        deliver_demo(source, run_date, scale or settings.lakehouse_scale, settings.lakehouse_seed, settings)
+    if source.kind in ("http", "database"):
+        fetch(source, run_date, settings)
+
+
 def open_entities(source: Source, run_date: date, settings: Settings) -> list[str]:
     """The entities whose batch of `run_date` is not committed yet (a pull is needed only for those)."""
     batch = f"{source.name}/{{}}/{run_date.isoformat()}"
@@ -65,13 +75,12 @@ def land_source(
     A fetch failure is reported (with what to do), not raised: what already landed is kept.
     """
     settings = settings or get_settings()
-    if source.demo is not None and generate:
-        deliver_demo(source, run_date, scale or settings.lakehouse_scale, settings.lakehouse_seed, settings)
-    if source.kind in ("http", "database"):
-        try:
-            fetch(source, run_date, settings)
-        except Exception as exc:  # the fetch modules' errors name source, entity and fix, without secrets
-            report = IngestReport(source.name, run_date, quarantine_records(source.name, settings))
-            report.fetch_error = f"fetch failed: {exc}"
-            return report
+    try:
+        deliver(source, run_date, settings, generate, scale)
+    except Exception as exc:  # the fetch modules' errors name source, entity and fix, without secrets
+        if source.kind not in ("http", "database"):
+            raise
+        return IngestReport.failed(
+            source.name, run_date, quarantine_records(source.name, settings), f"fetch failed: {exc}"
+        )
     return ingest_source(source, run_date, settings)

@@ -13,6 +13,7 @@ parsed one by one, so one truncated line costs that line only.
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass, field
 
 import duckdb
@@ -60,8 +61,7 @@ class FileRead:
     header_only: bool = False
 
 
-def location(fmt: str, line: int) -> str:
-    return {"csv": f"line {line}", "jsonl": f"line {line}", "json": f"record {line}"}.get(fmt, f"row {line}")
+LOCATION_WORDS = {"csv": "line", "jsonl": "line", "json": "record", "parquet": "row"}  # what _line counts
 
 
 def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
@@ -133,16 +133,9 @@ def csv_header(con: duckdb.DuckDBPyConnection, uri: str, entity: Entity) -> list
         raise UnreadableFileError(_first_line(exc)) from exc
     if not rows or rows[0][0] is None:
         return []
-    header = con.execute(
-        "SELECT unnest(?::VARCHAR[])", [_split_header(str(rows[0][0]), opts.delimiter, opts.quote)]
-    ).fetchall()
-    return [str(h[0]).strip() for h in header]
-
-
-def _split_header(line: str, delimiter: str, quote: str) -> list[str]:
-    import csv
-
-    return next(csv.reader([line.rstrip("\r\n")], delimiter=delimiter, quotechar=quote or None))
+    line = str(rows[0][0]).rstrip("\r\n")
+    header = next(csv.reader([line], delimiter=opts.delimiter, quotechar=opts.quote or None))
+    return [h.strip() for h in header]
 
 
 def read_csv_file(

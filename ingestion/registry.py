@@ -27,6 +27,13 @@ EXTENSIONS: dict[str, str] = {"csv": "csv", "jsonl": "jsonl", "json": "json", "p
 PULLED_FORMATS = {"http": "json", "database": "parquet"}  # what the fetch step writes to landing/
 
 
+# kind -> (its section, what goes in it, the field each entity needs, an example)
+KIND_NEEDS = {
+    "http": ("http", "base_url, auth, …", "path", " (e.g. /orders)"),
+    "database": ("database", "dsn_env, schema", "incremental_column", ""),
+}
+
+
 class RegistryError(ValueError):
     """A source file is missing, unreadable or invalid; the message names the file and the field."""
 
@@ -225,18 +232,15 @@ class Source(_Model):
         for name in self.entities:
             if not re.match(NAME, name):
                 raise ValueError(f"entity name {name!r} must match {NAME}")
-        if self.kind == "http":
-            if self.http is None:
-                raise ValueError("kind http needs an `http:` section (base_url, auth, …)")
+        if self.kind in KIND_NEEDS:
+            section, section_hint, entity_field, entity_hint = KIND_NEEDS[self.kind]
+            if getattr(self, section) is None:
+                raise ValueError(f"kind {self.kind} needs an `{section}:` section ({section_hint})")
             for entity in self.entities.values():
-                if not entity.path:
-                    raise ValueError(f"entity {entity.name}: kind http needs `path` (e.g. /orders)")
-        if self.kind == "database":
-            if self.database is None:
-                raise ValueError("kind database needs a `database:` section (dsn_env, schema)")
-            for entity in self.entities.values():
-                if not entity.incremental_column:
-                    raise ValueError(f"entity {entity.name}: kind database needs `incremental_column`")
+                if not getattr(entity, entity_field):
+                    raise ValueError(
+                        f"entity {entity.name}: kind {self.kind} needs `{entity_field}`{entity_hint}"
+                    )
         return self
 
     @property

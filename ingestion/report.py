@@ -107,6 +107,11 @@ class IngestReport:
     entities: dict[str, EntityReport] = field(default_factory=dict)
     fetch_error: str | None = None  # a pulled source (API, database) could not be fetched
 
+    @classmethod
+    def failed(cls, source: str, run_date: date, quarantine_table: str, error: str) -> IngestReport:
+        """The report of a source that could not be landed at all (what landed before stays)."""
+        return cls(source, run_date, quarantine_table, fetch_error=error)
+
     @property
     def has_problems(self) -> bool:
         return self.fetch_error is not None or any(e.has_problems for e in self.entities.values())

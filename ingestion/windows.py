@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import pyarrow as pa
 
-from lakehouse.lake import append_batch, duckdb_session, open_table
+from lakehouse.lake import append_batch, open_table
 from lakehouse.layout import ops_table
 from lakehouse.settings import Settings, get_settings
 
@@ -85,16 +85,11 @@ def time_window_end(run_date: date, now: datetime | None = None) -> str:
 
 def recorded_windows(source: str, entity: str, settings: Settings) -> list[tuple[date, Window]]:
     """Every recorded window of `entity`, by run date."""
-    uri = windows_uri(source, settings)
-    if open_table(uri, settings) is None:
+    table = open_table(windows_uri(source, settings), settings)
+    if table is None:
         return []
-    with duckdb_session(settings=settings) as con:
-        rows = con.execute(
-            f"SELECT run_date, window_start, window_end FROM delta_scan('{uri}') WHERE entity = ? "
-            "ORDER BY run_date",
-            [entity],
-        ).fetchall()
-    return [(r[0], Window(r[1], r[2])) for r in rows]
+    rows = table.to_pyarrow_table(filters=[("entity", "=", entity)]).sort_by("run_date").to_pylist()
+    return [(r["run_date"], Window(r["window_start"], r["window_end"])) for r in rows]
 
 
 def planned_window(

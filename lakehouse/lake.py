@@ -94,10 +94,6 @@ def duckdb_session(
         con.close()
 
 
-def table_uri(zone: str, *parts: str, settings: Settings | None = None) -> str:
-    return (settings or get_settings()).uri(zone, *parts)
-
-
 def open_table(uri: str, settings: Settings | None = None) -> DeltaTable | None:
     """The Delta table at `uri`, or None when none exists yet."""
     try:

@@ -13,9 +13,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from lakehouse.lake import create_lake_views, duckdb_session, read_table, replace_partition
+from lakehouse.layout import analytics_table, features_table
 from lakehouse.settings import Settings, get_settings
 
-FEATURE_TABLE = ("features", "customer_features")
+FEATURE_TABLE = "customer_features"
 
 FEATURES_SQL = """
 with
@@ -86,7 +87,7 @@ class FeatureReport:
 
 
 def feature_table_uri(settings: Settings | None = None) -> str:
-    return (settings or get_settings()).uri(*FEATURE_TABLE)
+    return features_table(FEATURE_TABLE, settings)
 
 
 def build_customer_features(as_of: date, settings: Settings | None = None) -> FeatureReport:
@@ -96,7 +97,7 @@ def build_customer_features(as_of: date, settings: Settings | None = None) -> Fe
     with duckdb_session(settings=settings) as con:
         create_lake_views(
             con,
-            {name: settings.uri("analytics", name) for name in ("fct_orders", "dim_customers")},
+            {name: analytics_table(name, settings) for name in ("fct_orders", "dim_customers")},
         )
         features = con.execute(FEATURES_SQL, {"as_of": as_of}).to_arrow_table()
     replace_partition(

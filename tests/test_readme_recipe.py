@@ -107,19 +107,16 @@ def test_the_recipe_lands_builds_and_passes_its_contract(tmp_path, httpserver, p
         "CRM_API_TOKEN": TOKEN,
         "COLUMNS": "200",
     }
-    cli = [sys.executable, "-c", "from orchestration.cli import main; main()"]
-    check = subprocess.run(
-        [*cli, "sources", "check", "crm"], cwd=repo, env=env, capture_output=True, text=True
-    )
+
+    def lakehouse(*args: str) -> subprocess.CompletedProcess[str]:
+        """The `lakehouse` command of the copy (its code first on the path)."""
+        cli = [sys.executable, "-c", "from orchestration.cli import main; main()", *args]
+        return subprocess.run(cli, cwd=repo, env=env, capture_output=True, text=True)
+
+    check = lakehouse("sources", "check", "crm")
     assert check.returncode == 0, check.stdout + check.stderr
 
-    run = subprocess.run(
-        [*cli, "run", "--date", DAY.isoformat(), "--scale", "0.05"],
-        cwd=repo,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
+    run = lakehouse("run", "--date", DAY.isoformat(), "--scale", "0.05")
     output = run.stdout + run.stderr
     assert run.returncode == 0, output[-6000:]
     assert "raw/crm/accounts" in output and "raw/shop/orders" in output
@@ -139,13 +136,7 @@ def test_the_recipe_lands_builds_and_passes_its_contract(tmp_path, httpserver, p
     crm = [r for r in ledger if r["contract"].startswith("raw/crm/")]
     assert crm and all(r["outcome"] == "passed" for r in crm), crm
 
-    rerun = subprocess.run(
-        [*cli, "run", "--date", DAY.isoformat(), "--source", "crm"],
-        cwd=repo,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
+    rerun = lakehouse("run", "--date", DAY.isoformat(), "--source", "crm")
     assert rerun.returncode == 0, (rerun.stdout + rerun.stderr)[-6000:]
     assert DeltaTable(str(lake / "raw" / "crm" / "accounts")).count() == 12  # landed once
     for path in lake.rglob("*"):

@@ -30,10 +30,11 @@ def land_source_task(source_name: str, run_date: date, generate: bool, scale: fl
 
 
 def failed_report(source_name: str, run_date: date, error: BaseException | None) -> IngestReport:
-    report = IngestReport(source_name, run_date, quarantine_records(source_name, get_settings()))
     why = f"{type(error).__name__}: {error}" if error else "see the task's log"
-    report.fetch_error = f"landing failed after retries ({why}); what landed before the failure is kept"
-    return report
+    message = f"landing failed after retries ({why}); what landed before the failure is kept"
+    return IngestReport.failed(
+        source_name, run_date, quarantine_records(source_name, get_settings()), message
+    )
 
 
 @flow(name="s3-data-pipeline", log_prints=True)

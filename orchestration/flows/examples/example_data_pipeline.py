@@ -14,7 +14,7 @@ from datetime import date
 from prefect import flow, task
 
 from ingestion.loader import ingest_source
-from ingestion.pipeline import deliver_demo, fetch
+from ingestion.pipeline import deliver as deliver_step
 from ingestion.registry import get_source
 from ingestion.report import IngestReport
 from lakehouse.settings import get_settings
@@ -27,11 +27,7 @@ from quality.scan import verify_contracts
 @task
 def deliver(source_name: str, run_date: date, scale: float) -> None:
     """Bring the date's data to landing/: a demo generator, an API or a database pull."""
-    source, settings = get_source(source_name), get_settings()
-    if source.demo is not None:
-        deliver_demo(source, run_date, scale, settings.lakehouse_seed, settings)
-    elif source.kind in ("http", "database"):
-        fetch(source, run_date, settings)
+    deliver_step(get_source(source_name), run_date, get_settings(), scale=scale)
 
 
 @task(retries=2, retry_delay_seconds=5)
