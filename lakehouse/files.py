@@ -44,3 +44,53 @@ def copy_file(src: str, dst: str, settings: Settings) -> None:
         Path(dst).parent.mkdir(parents=True, exist_ok=True)
     fs = filesystem(settings)
     pafs.copy_files(_fs_path(src), _fs_path(dst), source_filesystem=fs, destination_filesystem=fs)
+
+
+def read_text(uri: str, settings: Settings) -> str | None:
+    """The text of the file at `uri`, or None when there is none."""
+    fs = filesystem(settings)
+    try:
+        with fs.open_input_stream(_fs_path(uri)) as stream:
+            return bytes(stream.read()).decode()
+    except FileNotFoundError:
+        return None
+
+
+def write_text(uri: str, text: str, settings: Settings) -> None:
+    """Write `text` to `uri`, replacing it (a whole-object put on S3; a rename into place locally)."""
+    if settings.is_s3:
+        with filesystem(settings).open_output_stream(_fs_path(uri)) as stream:
+            stream.write(text.encode())
+        return
+    path = Path(uri)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+def list_files(uri: str, settings: Settings, recursive: bool = False) -> list[str]:
+    """The files under the folder `uri` (URIs, sorted); empty when the folder does not exist."""
+    fs = filesystem(settings)
+    selector = pafs.FileSelector(_fs_path(uri), allow_not_found=True, recursive=recursive)
+    prefix = "s3://" if settings.is_s3 else ""
+    return sorted(
+        prefix + info.path for info in fs.get_file_info(selector) if info.type == pafs.FileType.File
+    )
+
+
+def list_dirs(uri: str, settings: Settings) -> list[str]:
+    """The names of the folders directly under `uri` (sorted); empty when it does not exist."""
+    fs = filesystem(settings)
+    selector = pafs.FileSelector(_fs_path(uri), allow_not_found=True)
+    return sorted(
+        info.base_name for info in fs.get_file_info(selector) if info.type == pafs.FileType.Directory
+    )
+
+
+def delete_tree(uri: str, settings: Settings) -> None:
+    """Delete the folder `uri` with everything under it (nothing happens when it does not exist)."""
+    fs = filesystem(settings)
+    path = _fs_path(uri)
+    if fs.get_file_info(path).type != pafs.FileType.NotFound:
+        fs.delete_dir(path)

@@ -18,6 +18,7 @@ import pyarrow as pa
 from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
 from deltalake.exceptions import TableNotFoundError
 
+from lakehouse.lease import held
 from lakehouse.settings import Settings, get_settings
 
 EXTENSIONS = ("httpfs", "delta")
@@ -117,20 +118,25 @@ def append_batch(
 ) -> bool:
     """Append `data` exactly once for `app_id`: returns False (and writes nothing) if already committed.
 
-    delta-rs records application transactions but does not enforce them; the check here does.
+    delta-rs records application transactions but does not enforce them, so the check and the commit run
+    under the table's commit lease (lakehouse.lease): of any number of processes committing the same batch,
+    on a local lake or S3, one commits and the others find it committed.
     """
     settings = settings or get_settings()
-    if batch_already_committed(uri, app_id, settings):
-        return False
-    write_deltalake(
-        uri,
-        data,
-        mode="append",
-        partition_by=partition_by,
-        schema_mode="merge",
-        storage_options=settings.storage_options(),
-        commit_properties=CommitProperties(app_transactions=[Transaction(app_id, 1)]),
-    )
+    name = "commit/" + uri.removeprefix(settings.root).strip("/")
+    ttl = settings.lakehouse_lease_seconds
+    with held(name, f"commit of batch {app_id}", ttl, wait=True, settings=settings):
+        if batch_already_committed(uri, app_id, settings):
+            return False
+        write_deltalake(
+            uri,
+            data,
+            mode="append",
+            partition_by=partition_by,
+            schema_mode="merge",
+            storage_options=settings.storage_options(),
+            commit_properties=CommitProperties(app_transactions=[Transaction(app_id, 1)]),
+        )
     return True
 
 

@@ -61,6 +61,12 @@ class Settings(BaseSettings):
         description="The source registry: one <name>.yml per source (ingestion/README.md).",
     )
     lakehouse_seed: int = 42
+    lakehouse_lease_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="Lease on the lake (one run at a time, one commit of a batch): a holder killed with "
+        "kill -9 blocks others at most this long; a live holder renews it every third of it.",
+    )
     lakehouse_scale: float = 1.0
 
     aws_endpoint_url: str | None = None
