@@ -37,6 +37,8 @@ class DbtSummary:
     failures: list[str] = field(default_factory=list)
     statuses: dict[str, int] = field(default_factory=dict)
     skipped_sources: list[str] = field(default_factory=list)  # `<source>.<table>` with no Delta table yet
+    run_id: str | None = None  # the write-audit-publish run whose candidates this build wrote
+    samples: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # failed test -> failing rows
 
     @property
     def ok(self) -> bool:
@@ -48,9 +50,14 @@ def dbt_build_args(
     full_refresh: bool = False,
     select: str | None = None,
     skip_sources: Iterable[str] = (),
+    run_id: str | None = None,
 ) -> list[str]:
-    """`dbt build` arguments; every `<source>.<table>` in `skip_sources` is excluded with its descendants."""
-    args = ["build", "--vars", json.dumps({"run_date": run_date.isoformat()})]
+    """`dbt build` arguments; every `<source>.<table>` in `skip_sources` is excluded with its descendants.
+    With `run_id`, the build writes that run's candidates and leaves publishing to the caller."""
+    variables: dict[str, Any] = {"run_date": run_date.isoformat()}
+    if run_id:
+        variables |= {"wap_run_id": run_id, "wap_publish": False}
+    args = ["build", "--vars", json.dumps(variables)]
     if full_refresh:
         args.append("--full-refresh")
     if select:
@@ -113,16 +120,43 @@ def summarise_results(results: list[Any]) -> DbtSummary:
     return summary
 
 
-def run_dbt_build(run_date: date, full_refresh: bool = False, select: str | None = None) -> DbtSummary:
+def failing_rows(results: list[Any], settings: Settings, limit: int = 5) -> dict[str, list[dict[str, Any]]]:
+    """A few rows each failed dbt test returns (its compiled SQL on the catalog, which still shows this
+    build's candidates), for inspecting a withheld run."""
+    failed = [
+        r for r in results
+        if str(r.status).lower().endswith("fail") and getattr(r.node, "compiled_code", None)
+    ]  # fmt: skip
+    if not failed:
+        return {}
+    from lakehouse.lake import duckdb_session
+
+    samples: dict[str, list[dict[str, Any]]] = {}
+    with duckdb_session(str(settings.catalog_path), settings=settings, read_only=True) as con:
+        for result in failed:
+            try:
+                rows = con.sql(f"select * from ({result.node.compiled_code}) limit {int(limit)}")
+                samples[result.node.name] = rows.to_arrow_table().to_pylist()
+            except Exception as exc:  # a sample is a courtesy: never hide the failure itself
+                samples[result.node.name] = [{"error": f"{type(exc).__name__}: {exc}"[:500]}]
+    return samples
+
+
+def run_dbt_build(
+    run_date: date, full_refresh: bool = False, select: str | None = None, run_id: str | None = None
+) -> DbtSummary:
     """`dbt build` for `run_date` on the lake in the settings; raises DbtBuildFailed naming failed nodes.
 
-    Models reading a source table that has no Delta table yet are excluded (`summary.skipped_sources`)."""
+    Models reading a source table that has no Delta table yet are excluded (`summary.skipped_sources`).
+    With `run_id` the marts are written as that run's write-audit-publish candidates and not published
+    (lakehouse.wap.publish_run does that); without it, dbt publishes them itself when every node passed."""
     from prefect_dbt import PrefectDbtRunner, PrefectDbtSettings
 
     from lakehouse.dbt_delta import close_dbt_duckdb
 
     apply_runtime_defaults()
-    missing = missing_delta_sources(get_settings())  # also validates the configuration before dbt starts
+    settings = get_settings()
+    missing = missing_delta_sources(settings)  # also validates the configuration before dbt starts
     for name, uri in missing.items():
         print(f"dbt: source {name} has no Delta table at {uri} yet — skipped with the models reading it")
     runner = PrefectDbtRunner(
@@ -130,13 +164,18 @@ def run_dbt_build(run_date: date, full_refresh: bool = False, select: str | None
         raise_on_failure=False,
     )
     try:
-        result = runner.invoke(dbt_build_args(run_date, full_refresh, select, skip_sources=missing))
+        result = runner.invoke(
+            dbt_build_args(run_date, full_refresh, select, skip_sources=missing, run_id=run_id)
+        )
     finally:
         close_dbt_duckdb()  # dbt-duckdb keeps the catalog open in-process; Soda and analysts open it next
     if result.exception is not None and result.result is None:
         raise DbtBuildFailed(f"dbt could not run: {result.exception}")
-    summary = summarise_results(list(getattr(result.result, "results", []) or []))
+    results = list(getattr(result.result, "results", []) or [])
+    summary = summarise_results(results)
     summary.skipped_sources = list(missing)
+    summary.run_id = run_id
+    summary.samples = failing_rows(results, settings)
     if not result.success and not summary.failures:
         summary.failures.append(f"dbt build failed: {result.exception or 'see the dbt log'}")
     if summary.failures:

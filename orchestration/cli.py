@@ -46,6 +46,9 @@ def print_summary(summary: RunSummary) -> None:
             f"[bold]Soda {q.layer}[/]: {q.passed} passed, [yellow]{q.warned} warned[/], "
             f"[red]{q.failed} failed[/], {q.errored} errors"
         )
+    for line in summary.publication():
+        style = "red" if line.startswith("WITHHELD") else "green"
+        console.print(f"[bold]marts[/]: [{style}]{line}[/]", soft_wrap=True)
     if summary.feature_rows is not None:
         console.print(f"[bold]features[/]: {summary.feature_rows} customer rows as of {summary.run_date}")
     console.print(f"[bold]lake[/]: {summary.lake_root}\n[bold]catalog[/]: {summary.catalog}")
@@ -93,26 +96,84 @@ def run(
         list[str] | None, typer.Option("--source", help="Only this registered source (repeatable).")
     ] = None,
     select: Annotated[str | None, typer.Option(help="dbt selector: build only these models/tests.")] = None,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="If another run holds the lake, wait for it instead of exiting 2.")
+    ] = False,
 ) -> None:
     """Run the nightly pipeline for one date and print what landed, was built and passed."""
     apply_runtime_defaults()
-    from orchestration.flows.nightly import PipelineFailed, lakehouse_nightly
+    from lakehouse.lease import LeaseHeld, run_lease
 
     day = date.fromisoformat(run_date) if run_date else None
     _check_sources(source or [])
+    try:  # the lease is taken before Prefect starts, so a busy lake is reported at once
+        with run_lease(f"lakehouse run --date {day or 'today'}", wait=wait):
+            _run_nightly(day, scale, full_refresh, generate, source or None, select)
+    except LeaseHeld as busy:
+        console.print(f"[red]✗[/] {busy}", soft_wrap=True)
+        raise typer.Exit(2) from None
+
+
+def _run_nightly(
+    day: date | None,
+    scale: float | None,
+    full_refresh: bool,
+    generate: bool,
+    sources: list[str] | None,
+    select: str | None,
+) -> None:
+    from orchestration.flows.nightly import PipelineFailed, lakehouse_nightly
+
     try:
         summary = lakehouse_nightly(
             run_date=day,
             scale=scale,
             full_refresh=full_refresh,
             generate=generate,
-            sources=source or None,
+            sources=sources,
             select=select,
         )
     except PipelineFailed as failed:
         print_summary(failed.summary)
         raise typer.Exit(1) from None
     print_summary(summary)
+
+
+@app.command()
+def restore(
+    model: Annotated[str, typer.Argument(help="The mart to restore, e.g. fct_orders.")],
+    version: Annotated[int, typer.Option("--version", help="The Delta version to make current again.")],
+    reason: Annotated[str, typer.Option(help="Why (recorded in the ledger).")] = "",
+) -> None:
+    """Make an earlier published version of a mart current again (a new Delta commit; the catalog view
+    follows), recorded in the quality ledger."""
+    from lakehouse.layout import analytics_table
+    from lakehouse.lease import LeaseHeld, run_lease
+    from lakehouse.wap import restore_table
+
+    location = analytics_table(model)
+    try:
+        with run_lease(f"lakehouse restore {model} --version {version}"):
+            new_version = restore_table(location, version, "main", model)
+    except LeaseHeld as busy:
+        console.print(f"[red]✗[/] {busy}", soft_wrap=True)
+        raise typer.Exit(2) from None
+    except (FileNotFoundError, ValueError) as exc:
+        console.print(f"[red]✗[/] {exc}", soft_wrap=True)
+        raise typer.Exit(1) from None
+    _record_restore(model, version, new_version, reason)
+    console.print(f"[green]✓[/] {model}: version {version} restored as version {new_version} ({location})")
+
+
+def _record_restore(model: str, version: int, new_version: int, reason: str) -> None:
+    from datetime import UTC, datetime
+
+    from quality.ledger import write_publish_decision
+
+    detail = f"restored version {version} as version {new_version}" + (f": {reason}" if reason else "")
+    write_publish_decision(
+        datetime.now(UTC).date(), model, "restored", new_version, detail, run_id=f"restore-{new_version}"
+    )
 
 
 @app.command()

@@ -77,6 +77,9 @@ class RunSummary:
     feature_rows: int | None = None
     problems: list[str] = field(default_factory=list)
     stopped_at: str | None = None
+    published: dict[str, int] = field(default_factory=dict)  # mart -> the Delta version now published
+    withheld_run: str | None = None  # the write-audit-publish run whose candidates were withheld
+    recovered: dict[str, int] = field(default_factory=dict)  # marts a killed run's publish completed
 
     @property
     def ok(self) -> bool:
@@ -84,6 +87,25 @@ class RunSummary:
 
     def drift(self) -> list[str]:
         return [f"{t.table}: {d}" for t in self.landed for d in t.drift]
+
+    def publication(self) -> list[str]:
+        """What readers see after this run: published versions, or the withheld candidates."""
+        lines = []
+        if self.recovered:
+            done = ", ".join(f"{m} v{v}" for m, v in sorted(self.recovered.items()))
+            lines.append(f"completed an interrupted publish: {done}")
+        if self.published:
+            lines.append("published " + ", ".join(f"{m} v{v}" for m, v in sorted(self.published.items())))
+        if self.withheld_run:
+            lines.append(
+                f"WITHHELD the marts of run {self.withheld_run}: readers keep the last good versions; "
+                "see `lakehouse quality inspect`"
+            )
+        return lines
+
+    def _publication_markdown(self) -> list[str]:
+        lines = self.publication()
+        return ["## Publication", "", *[f"- {line}" for line in lines], ""] if lines else []
 
     def to_markdown(self) -> str:
         lines = [f"# Lakehouse nightly run for {self.run_date.isoformat()}", ""]
@@ -120,6 +142,7 @@ class RunSummary:
                 f"| {q.layer} | {q.passed} | {q.warned} | {q.failed} | {q.errored} |" for q in self.quality
             ]
             lines.append("")
+        lines += self._publication_markdown()
         if self.feature_rows is not None:
             lines += [
                 "## Features",

@@ -72,3 +72,39 @@ def scan(
             console.print(f"[red]✗[/] {message}", soft_wrap=True)
         raise typer.Exit(1)
     console.print("[bold green]No blocking failures.[/]")
+
+
+@quality_app.command()
+def inspect(
+    run: Annotated[
+        str | None, typer.Option("--run", help="A write-audit-publish run id (default: the newest withheld).")
+    ] = None,
+) -> None:
+    """Show the withheld candidates of a run: the failing checks, sample rows, and where to query them."""
+    from lakehouse.wap import latest_withheld, read_decision, run_candidates
+
+    console = Console()
+    decision = read_decision(run) if run else latest_withheld()
+    if decision is None:
+        console.print("No withheld run is kept: every run published, or a later success cleaned up.")
+        raise typer.Exit(1 if run else 0)
+    console.print(
+        f"[bold]Run {decision.run_id}[/] for {decision.run_date}: [red]{decision.decision}[/] "
+        f"at {decision.decided_at}"
+    )
+    for failure in decision.failures:
+        console.print(f"[red]✗[/] {failure}", soft_wrap=True)
+    for check, rows in decision.samples.items():
+        table = Table(title=f"sample rows failing {check}", title_justify="left")
+        columns = list(rows[0]) if rows else []
+        for column in columns:
+            table.add_column(column)
+        for row in rows:
+            table.add_row(*(str(row.get(c)) for c in columns))
+        console.print(table)
+    for candidate in run_candidates(decision.run_id):
+        console.print(
+            f"candidate {candidate.model}: {candidate.rows} rows at {candidate.uri} — in the catalog: "
+            f"select * from {candidate.schema}_candidate.{candidate.model}",
+            soft_wrap=True,
+        )

@@ -104,3 +104,37 @@ def write_drift(reports: list[IngestReport], run_date: date, settings: Settings 
         ledger_uri(settings), ledger_table(scan, run_date), predicate, settings or get_settings()
     )
     return len(rows)
+
+
+def write_publish_decision(
+    run_date: date,
+    model: str,
+    decision: str,
+    version: int | None,
+    detail: str,
+    run_id: str,
+    settings: Settings | None = None,
+) -> None:
+    """Record a write-audit-publish decision (published | withheld | restored) of one mart: replaces that
+    mart's row of the same decision for `run_date` (layer `publish`)."""
+    row = CheckRow(
+        layer="publish",
+        contract=f"wap/{run_id}",
+        dataset=model,
+        check="publish.decision",
+        check_type="publish",
+        column=None,
+        name=decision,
+        outcome="failed" if decision == "withheld" else "passed",
+        level="blocking",
+        value=float(version) if version is not None else None,
+        detail=detail,
+    )
+    scan = ScanReport(run_date=run_date, layer="all", results=[row])
+    predicate = (
+        f"run_date = '{run_date.isoformat()}' AND layer = 'publish' AND dataset = '{model}'"
+        f" AND check_name = '{decision}'"
+    )
+    replace_partition(
+        ledger_uri(settings), ledger_table(scan, run_date), predicate, settings or get_settings()
+    )

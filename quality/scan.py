@@ -23,6 +23,7 @@ import duckdb
 from lakehouse.lake import create_lake_views, duckdb_session, open_table
 from lakehouse.layout import analytics_table, raw_schema_name, raw_schema_source, raw_table
 from lakehouse.settings import TELEMETRY_OFF, Settings, get_settings
+from lakehouse.wap import run_candidates
 from quality.ledger import write_ledger
 from quality.report import CheckRow, Layer, Level, Outcome, ScanReport
 
@@ -81,6 +82,12 @@ def lake_uri(dataset: DatasetId, settings: Settings) -> str:
     )
 
 
+def mart_candidates(run_id: str, settings: Settings) -> dict[str, str]:
+    """model -> the Delta URI of its candidate in write-audit-publish run `run_id` (whole-state candidates;
+    an append candidate is audited as the rows it adds)."""
+    return {c.model: c.uri for c in run_candidates(run_id, settings) if c.schema == MARTS_SCHEMA}
+
+
 def run_end(run_date: date) -> str:
     """The end of the logical run date (midnight UTC after it), ISO 8601: the `now` of freshness checks."""
     return datetime.combine(run_date + timedelta(days=1), time(), tzinfo=UTC).isoformat()
@@ -92,13 +99,17 @@ def verify_contracts(
     settings: Settings | None = None,
     contracts_dir: Path = CONTRACTS_DIR,
     sources: list[str] | None = None,
+    candidates_of: str | None = None,
 ) -> ScanReport:
     """Verify every contract of `layer` against the lake; freshness is measured against `run_date`.
 
     A raw contract (`raw/<source>/…`) runs only when its source is in `sources` (all sources if None) and
     its Delta table exists; otherwise it is listed in `ScanReport.skipped` with the reason.
+    With `candidates_of` (a write-audit-publish run id), a mart contract verifies that run's candidate of
+    the mart instead of the published table: the audit before publishing.
     """
     settings = settings or get_settings()
+    candidates = mart_candidates(candidates_of, settings) if candidates_of else {}
     variables = {RUN_END_VARIABLE: run_end(run_date)}
     rows: list[CheckRow] = []
     skipped: list[str] = []
@@ -109,7 +120,7 @@ def verify_contracts(
             if reason:
                 skipped.append(f"{label}: {reason}")
                 continue
-            rows += _verify_contract(con, contract, label, variables, settings)
+            rows += _verify_contract(con, contract, label, variables, settings, candidates)
     return ScanReport(run_date=run_date, layer=layer, results=rows, skipped=skipped)
 
 
@@ -136,11 +147,14 @@ def _verify_contract(
     label: str,
     variables: dict[str, str],
     settings: Settings,
+    candidates: dict[str, str],
 ) -> list[CheckRow]:
     layer = label.split("/", 1)[0]
     try:
         dataset = _checked_dataset_id(contract, layer)
         uri = lake_uri(dataset, settings)
+        if dataset.schema == MARTS_SCHEMA:
+            uri = candidates.get(dataset.table, uri)
     except ValueError as exc:
         return [_ContractInfo(layer, label, contract.stem).error(str(exc))]
     base = _ContractInfo(layer, label, dataset.name)

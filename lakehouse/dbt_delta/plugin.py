@@ -14,7 +14,9 @@ Configured in dbt_project/profiles.yml:
   (lakehouse.lake.prepare_connection).
 - `configure_cursor`: sets the DuckDB variable `lakehouse_root` on every dbt cursor; the project's macros
   read it (`lakehouse_root()`), so dbt and Python agree on one lake root.
-- `store`: called by the `delta` materialization; streams the model's query as Arrow into deltalake.
+- `store`: called by the `delta` materialization; streams the model's query as Arrow into a
+  write-audit-publish candidate (lakehouse/wap.py); called from on-run-end to publish or withhold the
+  build's candidates.
 """
 
 from __future__ import annotations
@@ -27,13 +29,12 @@ from dbt.adapters.duckdb.plugins import BasePlugin
 from dbt.adapters.duckdb.utils import TargetConfig, escape_sql_string
 from dbt.adapters.events.logging import AdapterLogger
 
-from lakehouse.dbt_delta.writer import WRITE_MODES, write_model
+from lakehouse.dbt_delta.writer import WRITE_MODES, write_model_candidate
 from lakehouse.lake import prepare_connection
 from lakehouse.settings import Settings
+from lakehouse.wap import Candidate, publish_run, withhold_run
 
 logger = AdapterLogger("lakehouse")
-
-ARROW_BATCH_ROWS = 128_000
 
 
 class Plugin(BasePlugin):
@@ -86,6 +87,9 @@ class Plugin(BasePlugin):
 
     def store(self, target_config: TargetConfig) -> None:
         options = dict(target_config.config)
+        if target_config.location and target_config.location.format == "wap":
+            self._decide(options)
+            return
         location = target_config.location.path if target_config.location else ""
         mode = options.get("mode", "overwrite")
         if not location or mode not in WRITE_MODES:
@@ -94,19 +98,45 @@ class Plugin(BasePlugin):
             )
         cursor = self._cursor()
         try:
-            reader = cursor.sql(options["sql"]).to_arrow_reader(ARROW_BATCH_ROWS)
-            metrics = write_model(
-                location,
-                reader,
+            candidate = write_model_candidate(
+                cursor,
+                options["sql"],
+                Candidate(
+                    model=str(options["model"]),
+                    schema=str(options["schema"]),
+                    location=location,
+                    run_id=str(options["run_id"]),
+                    mode="overwrite",
+                    base_version=None,
+                    partition_by=tuple(_as_list(options.get("partition_by"))),
+                    commit_metadata={k: str(v) for k, v in (options.get("commit_metadata") or {}).items()},
+                ),
                 mode,
                 unique_key=_as_list(options.get("unique_key")),
-                partition_by=_as_list(options.get("partition_by")) or None,
-                storage_options=self._settings.storage_options(),
-                commit_metadata={k: str(v) for k, v in (options.get("commit_metadata") or {}).items()},
+                settings=self._settings,
             )
         finally:
             cursor.close()
-        logger.info(f"delta {mode} of {target_config.relation} at {location}: {_summary(metrics)}")
+        if candidate is None:
+            logger.info(f"delta {mode} of {target_config.relation}: no rows to merge, nothing changes")
+            return
+        logger.info(
+            f"delta {mode} of {target_config.relation}: candidate {candidate.uri} "
+            f"({candidate.rows} rows, publishes as {candidate.mode} on version {candidate.base_version})"
+        )
+
+    def _decide(self, options: dict[str, Any]) -> None:
+        """on-run-end of a plain `dbt build` (macros/wap.sql): publish or withhold the build's candidates."""
+        run_id, run_date = str(options["run_id"]), options.get("run_date")
+        if options.get("action") == "publish":
+            cursor = self._cursor()
+            try:
+                published = publish_run(run_id, run_date, con=cursor, settings=self._settings)
+            finally:
+                cursor.close()
+            logger.info("published " + ", ".join(f"{p.model} v{p.version}" for p in published))
+        else:
+            withhold_run(run_id, run_date, list(options.get("failures") or []), settings=self._settings)
 
     def _cursor(self) -> duckdb.DuckDBPyConnection:
         """A cursor on dbt's catalog connection, with the profile's settings (e.g. TimeZone) applied."""
@@ -123,8 +153,3 @@ def _as_list(value: Any) -> list[str]:
     if not value:
         return []
     return [value] if isinstance(value, str) else [str(v) for v in value]
-
-
-def _summary(metrics: dict[str, Any]) -> str:
-    keys = ("num_added_rows", "num_source_rows", "num_target_rows_inserted", "num_target_rows_updated")
-    return ", ".join(f"{k}={metrics[k]}" for k in keys if k in metrics) or "ok"

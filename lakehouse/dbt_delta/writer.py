@@ -1,85 +1,97 @@
-"""Write a model's result into a Delta table: overwrite, append or merge on a unique key.
+"""Write a model's result as a write-audit-publish candidate: overwrite, append or merge on a unique key.
 
-Plain functions over an Arrow stream and a table URI, so they are tested without dbt. The dbt-duckdb plugin
-(`lakehouse.dbt_delta.plugin`) hands them the model's query result as a RecordBatchReader.
+Plain functions over a DuckDB connection, a query and a table URI, so they are tested without dbt. The
+dbt-duckdb plugin (`lakehouse.dbt_delta.plugin`) hands them the model's compiled SQL; lakehouse.wap
+publishes the candidate later.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Literal
 
-import pyarrow as pa
-from deltalake import CommitProperties, DeltaTable, write_deltalake
-from deltalake.exceptions import TableNotFoundError
+import duckdb
+
+from lakehouse.lake import open_table
+from lakehouse.settings import Settings
+from lakehouse.wap import Candidate, merged_state_sql, write_candidate
 
 WriteMode = Literal["overwrite", "append", "merge"]
 WRITE_MODES: tuple[str, ...] = ("overwrite", "append", "merge")
+ARROW_BATCH_ROWS = 128_000
 
 
-def merge_predicate(unique_key: Sequence[str], source_alias: str = "s", target_alias: str = "t") -> str:
-    """`t."a" = s."a" and t."b" = s."b"` for the key columns."""
-    if not unique_key:
-        raise ValueError("A merge needs a unique_key: set config(unique_key=...) on the model.")
-    return " and ".join(f'{target_alias}."{k}" = {source_alias}."{k}"' for k in unique_key)
-
-
-def open_delta(uri: str, storage_options: Mapping[str, str]) -> DeltaTable | None:
-    try:
-        return DeltaTable(uri, storage_options=dict(storage_options))
-    except TableNotFoundError:
-        return None
-
-
-def write_model(
-    uri: str,
-    data: pa.RecordBatchReader,
-    mode: WriteMode,
+def write_model_candidate(
+    con: duckdb.DuckDBPyConnection,
+    sql: str,
+    candidate: Candidate,
+    mode: str,
     *,
     unique_key: Sequence[str] = (),
-    partition_by: Sequence[str] | None = None,
-    storage_options: Mapping[str, str] | None = None,
-    commit_metadata: Mapping[str, str] | None = None,
-) -> dict[str, Any]:
-    """Stream `data` into the Delta table at `uri` and return the commit's operation metrics.
+    settings: Settings,
+) -> Candidate | None:
+    """Stream the result of `sql` into the candidate of the Delta table `candidate.location`.
 
-    - overwrite: replace contents and schema (a full refresh may add, drop or retype columns);
-    - append: add rows, new columns are merged into the schema;
-    - merge: update rows matching `unique_key`, insert the others; new columns are added. A merge into a
-      table that does not exist yet creates it.
+    - overwrite: the candidate replaces contents and schema (a full refresh may add, drop or retype columns);
+    - append: the candidate's rows are added (new columns merged into the schema);
+    - merge: the candidate is the table's state after updating rows matching `unique_key` and inserting the
+      others (published as an overwrite of that state); on a table that does not exist yet, the result.
+      A merge whose model returns no rows changes nothing: no candidate is written (returns None).
     """
     if mode not in WRITE_MODES:
         raise ValueError(f"Unknown Delta write mode {mode!r}; expected one of {WRITE_MODES}")
-    options = dict(storage_options or {})
-    commit = CommitProperties(custom_metadata=dict(commit_metadata or {}))
-    table = open_delta(uri, options) if mode == "merge" else None
-    if mode == "merge" and table is not None:
-        return (
-            table.merge(
-                source=data,
-                predicate=merge_predicate(unique_key),
-                source_alias="s",
-                target_alias="t",
-                merge_schema=True,
-                commit_properties=commit,
-            )
-            .when_matched_update_all()
-            .when_not_matched_insert_all()
-            .execute()
-        )
-    write_deltalake(
-        uri,
-        data,
-        mode="append" if mode == "append" else "overwrite",
-        schema_mode="merge" if mode == "append" else "overwrite",
-        partition_by=list(partition_by) if partition_by else None,
-        storage_options=options,
-        commit_properties=commit,
+    if mode == "merge" and not unique_key:
+        raise ValueError("A merge needs a unique_key: set config(unique_key=...) on the model.")
+    table = open_table(candidate.location, settings)
+    base = None if table is None else int(table.version())
+    publish_mode: Literal["overwrite", "append"] = (
+        "append" if mode == "append" and base is not None else "overwrite"
     )
-    return last_operation_metrics(uri, options)
+    candidate = replace(candidate, mode=publish_mode, base_version=base)
+    if mode != "merge" or base is None:
+        return write_candidate(candidate, con.sql(sql).to_arrow_reader(ARROW_BATCH_ROWS), settings)
+    return _write_merged(con, sql, candidate, base, unique_key, settings)
 
 
-def last_operation_metrics(uri: str, storage_options: Mapping[str, str]) -> dict[str, Any]:
-    table = DeltaTable(uri, storage_options=dict(storage_options))
-    history = table.history(1)
-    return dict(history[0].get("operationMetrics", {})) if history else {}
+def _write_merged(
+    con: duckdb.DuckDBPyConnection,
+    sql: str,
+    candidate: Candidate,
+    base: int,
+    unique_key: Sequence[str],
+    settings: Settings,
+) -> Candidate | None:
+    """The merge's model rows are computed once (a temporary table), counted for the commit's metrics,
+    then merged with the published rows into the candidate."""
+    staged = f'"lakehouse_merge_{candidate.model}"'
+    con.execute(f"CREATE OR REPLACE TEMPORARY TABLE {staged} AS {sql}")
+    try:
+        metrics = _merge_metrics(con, staged, candidate.location, base, unique_key)
+        if metrics["merge_source_rows"] == 0:
+            return None
+        merged = merged_state_sql(f"select * from {staged}", candidate.location, base, unique_key)
+        candidate = replace(
+            candidate,
+            commit_metadata={**candidate.commit_metadata, **{k: str(v) for k, v in metrics.items()}},
+        )
+        return write_candidate(candidate, con.sql(merged).to_arrow_reader(ARROW_BATCH_ROWS), settings)
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {staged}")
+
+
+def _merge_metrics(
+    con: duckdb.DuckDBPyConnection, staged: str, location: str, base: int, unique_key: Sequence[str]
+) -> dict[str, int]:
+    match = " and ".join(f'p."{k}" = s."{k}"' for k in unique_key)
+    published = f"delta_scan('{location.replace(chr(39), chr(39) * 2)}', version => {int(base)})"
+    row = con.execute(
+        f"select count(*), count(*) filter (where exists (select 1 from {published} p where {match})) "
+        f"from {staged} s"
+    ).fetchone()
+    source, updated = (int(row[0]), int(row[1])) if row else (0, 0)
+    return {
+        "merge_source_rows": source,
+        "merge_updated_rows": updated,
+        "merge_inserted_rows": source - updated,
+    }

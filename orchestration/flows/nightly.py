@@ -1,8 +1,11 @@
-"""The nightly flow: ingest -> raw quality gate -> dbt build -> marts quality gate -> features -> summary.
+"""The nightly flow: ingest -> raw gate -> dbt build (candidates) -> marts gate -> publish -> features.
 
 Wiring only: every step is a stage flow (visible on its own in the Prefect UI) over plain functions.
-A blocking raw-quality failure stops the run before dbt publishes marts; quarantined input does not stop
-the run (good data lands) but fails it at the end with what to fix.
+The run holds the lake's run lease (one run per lake at a time) and first completes what a killed run
+decided (lakehouse.wap.recover). dbt writes the marts as write-audit-publish candidates; they are published
+together only when dbt's tests and the blocking marts contracts passed on them, else withheld (the last good
+versions stay what readers see). Quarantined input does not stop the run (good data lands) but fails it at
+the end with what to fix.
 """
 
 from __future__ import annotations
@@ -19,15 +22,17 @@ from typing import Literal
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 
+from lakehouse.lease import run_lease
 from lakehouse.settings import get_settings
 from lakehouse.transform import DbtBuildFailed
+from lakehouse.wap import new_run_id, publish_run, recover, run_candidates, withhold_run
 from orchestration.flows.common import resolve_run_date, run_flow_cli
 from orchestration.flows.etl.s3_data_pipeline import s3_data_pipeline
 from orchestration.flows.ml.feature_engineering_pipeline import feature_engineering_pipeline
 from orchestration.flows.monitoring.data_quality_monitor import data_quality_monitor
 from orchestration.flows.transform.dbt_transform import dbt_transform
 from orchestration.summary import QualityCounts, RunSummary, landings
-from quality.ledger import write_drift
+from quality.ledger import write_drift, write_publish_decision
 
 
 class PipelineFailed(RuntimeError):
@@ -50,11 +55,19 @@ def _publish(summary: RunSummary) -> RunSummary:
 
 
 def _quality_gate(
-    summary: RunSummary, layer: Literal["raw", "marts"], stopped_at: str, sources: list[str] | None = None
+    summary: RunSummary,
+    layer: Literal["raw", "marts"],
+    stopped_at: str,
+    sources: list[str] | None = None,
+    candidates_of: str | None = None,
 ) -> bool:
     """Verify one layer's contracts into the summary; on a blocking failure record it and return False."""
     report = data_quality_monitor(
-        run_date=summary.run_date, layer=layer, fail_on_blocking=False, sources=sources
+        run_date=summary.run_date,
+        layer=layer,
+        fail_on_blocking=False,
+        sources=sources,
+        candidates_of=candidates_of,
     )
     summary.quality.append(QualityCounts.from_outcomes(layer, report.outcome_counts()))
     if not report.blocking_failures:
@@ -62,6 +75,23 @@ def _quality_gate(
     summary.problems += report.failure_messages()
     summary.stopped_at = stopped_at
     return False
+
+
+def _withhold(summary: RunSummary, run_id: str) -> RunSummary:
+    """Keep the run's candidates unpublished (for inspection) and say so; the summary already failed."""
+    samples = summary.dbt.samples if summary.dbt else {}
+    decision = withhold_run(run_id, summary.run_date.isoformat(), summary.problems, samples)
+    summary.withheld_run = run_id
+    detail = "; ".join(summary.problems)[:4000]
+    for candidate in run_candidates(run_id):
+        write_publish_decision(summary.run_date, candidate.model, "withheld", None, detail, decision.run_id)
+    return _publish(summary)
+
+
+def _record_published(summary: RunSummary, run_id: str, versions: dict[str, int]) -> None:
+    for model, version in versions.items():
+        detail = f"published version {version}: dbt tests and blocking contracts passed on the candidate"
+        write_publish_decision(summary.run_date, model, "published", version, detail, run_id)
 
 
 @flow(name="lakehouse-nightly", log_prints=True)
@@ -72,12 +102,27 @@ def lakehouse_nightly(
     generate: bool = True,
     sources: list[str] | None = None,
     select: str | None = None,
+    wait: bool = False,
 ) -> RunSummary:
     """Run the whole chain for one logical date (default: the scheduled date of this run), for every
-    registered source (or `sources`) and every dbt model (or the `select`ed ones)."""
+    registered source (or `sources`) and every dbt model (or the `select`ed ones). Another run on the same
+    lake makes this one fail at once naming it, or (`wait`) wait for it."""
     day = resolve_run_date(run_date)
+    with run_lease(f"lakehouse run --date {day}", wait=wait):
+        return _nightly(day, scale, full_refresh, generate, sources, select)
+
+
+def _nightly(
+    day: date,
+    scale: float | None,
+    full_refresh: bool,
+    generate: bool,
+    sources: list[str] | None,
+    select: str | None,
+) -> RunSummary:
     settings = get_settings()
     summary = RunSummary(run_date=day, lake_root=settings.root, catalog=str(settings.catalog_path))
+    summary.recovered = {p.model: p.version for p in recover(settings)}
 
     reports = s3_data_pipeline(
         run_date=day, scale=scale, generate=generate, sources=sources, fail_on_problems=False
@@ -89,16 +134,20 @@ def lakehouse_nightly(
     if not _quality_gate(summary, "raw", "raw quality gate (marts were not rebuilt)", sources):
         return _publish(summary)
 
+    run_id = new_run_id()
     try:
-        summary.dbt = dbt_transform(run_date=day, full_refresh=full_refresh, select=select)
+        summary.dbt = dbt_transform(run_date=day, full_refresh=full_refresh, select=select, run_id=run_id)
     except DbtBuildFailed as exc:
         summary.dbt = exc.summary
         summary.problems.append(str(exc))
-        summary.stopped_at = "dbt build"
-        return _publish(summary)
+        summary.stopped_at = "dbt build (the marts were withheld: the last good versions stay published)"
+        return _withhold(summary, run_id)
 
-    if not _quality_gate(summary, "marts", stopped_at="marts quality gate (features were not built)"):
-        return _publish(summary)
+    stopped_at = "marts quality gate (the marts were withheld: the last good versions stay published)"
+    if not _quality_gate(summary, "marts", stopped_at=stopped_at, candidates_of=run_id):
+        return _withhold(summary, run_id)
+    summary.published = {p.model: p.version for p in publish_run(run_id, day.isoformat(), settings=settings)}
+    _record_published(summary, run_id, summary.published)
 
     summary.feature_rows = feature_engineering_pipeline(run_date=day).customers
     return _publish(summary)

@@ -24,6 +24,7 @@ class DbtLake:
 
     settings: Settings
     work_dir: Path
+    project_dir: Path = DBT_PROJECT_DIR
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("LAKEHOUSE_", "DBT_"))}
@@ -37,12 +38,16 @@ class DbtLake:
         env.update(self.settings.storage_options())
         return env
 
-    def dbt(self, *args: str) -> str:
-        """Run `dbt <args>` on the project; fail the test with dbt's output if it fails."""
-        cmd = [str(DBT), *args, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
-        proc = subprocess.run(cmd, env=self.env(), capture_output=True, text=True, timeout=300)
+    def dbt(self, *args: str, ok: bool = True) -> str:
+        """Run `dbt <args>` on the project; fail the test with dbt's output unless it exits 0 (`ok`) or
+        non-zero (not `ok`)."""
+        project = str(self.project_dir)
+        cmd = [str(DBT), *args, "--project-dir", project, "--profiles-dir", project]
+        proc = subprocess.run(cmd, env=self.env(), capture_output=True, text=True, timeout=600)
         output = proc.stdout + proc.stderr
-        assert proc.returncode == 0, f"`dbt {' '.join(args)}` failed ({proc.returncode}):\n{output[-6000:]}"
+        assert (proc.returncode == 0) == ok, (
+            f"`dbt {' '.join(args)}` exited {proc.returncode}:\n{output[-6000:]}"
+        )
         return output
 
     def mart_uri(self, name: str) -> str:

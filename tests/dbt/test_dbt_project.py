@@ -69,8 +69,13 @@ def life(tmp_path_factory: pytest.TempPathFactory) -> LakeLife:
     return life
 
 
-def operations(history: list[dict]) -> list[str]:
-    return [commit["operation"] for commit in history]
+def published(history: list[dict]) -> list[dict]:
+    """The commits that published a dbt build's candidate (not the table's creation)."""
+    return [commit for commit in history if "dbt_mode" in commit]
+
+
+def modes(history: list[dict]) -> list[str]:
+    return [commit["dbt_mode"] for commit in published(history)]
 
 
 def test_marts_are_delta_tables_written_by_dbt(life: LakeLife) -> None:
@@ -78,7 +83,8 @@ def test_marts_are_delta_tables_written_by_dbt(life: LakeLife) -> None:
         last = life.lake.history(mart)[-1]
         assert last["operation"] == "WRITE", mart
         assert last["dbt_model"] == f"model.lakehouse.{mart}"
-    assert life.stages["day1"].history[0]["operationParameters"]["mode"] == "Overwrite"
+        assert last["lakehouse_wap_run"], mart  # published by write-audit-publish
+    assert published(life.stages["day1"].history)[0]["operationParameters"]["mode"] == "Overwrite"
 
 
 def test_day1_contents(life: LakeLife) -> None:
@@ -87,17 +93,17 @@ def test_day1_contents(life: LakeLife) -> None:
 
 def test_day2_merges_status_change_late_payment_and_new_order(life: LakeLife) -> None:
     stage = life.stages["day2"]
-    assert operations(stage.history) == ["WRITE", "MERGE"]
-    metrics = stage.history[-1]["operationMetrics"]
+    assert modes(stage.history) == ["overwrite", "merge"]
+    metrics = stage.history[-1]
     # only touched orders are recomputed: 100 (status, payment re-delivery), 101 (late payment), 104 (new)
-    assert metrics["num_source_rows"] == 3
-    assert (metrics["num_target_rows_updated"], metrics["num_target_rows_inserted"]) == (2, 1)
+    assert metrics["merge_source_rows"] == "3"
+    assert (metrics["merge_updated_rows"], metrics["merge_inserted_rows"]) == ("2", "1")
     assert orders_by_id(stage.marts["fct_orders"]) == EXPECTED_ORDERS_AFTER_DAY2
 
 
 def test_rerun_leaves_identical_contents(life: LakeLife) -> None:
     day2, rerun = life.stages["day2"], life.stages["rerun"]
-    # no batch is new: the merge source is empty, and delta-rs commits nothing
+    # no batch is new: the merge source is empty, so no candidate is written and nothing is committed
     assert len(rerun.history) == len(day2.history)
     for mart in MARTS:
         assert rerun.marts[mart].equals(day2.marts[mart]), mart
@@ -105,8 +111,8 @@ def test_rerun_leaves_identical_contents(life: LakeLife) -> None:
 
 def test_backfilled_date_with_older_ingested_at_is_merged(life: LakeLife) -> None:
     stage = life.stages["backfill"]
-    assert operations(stage.history)[-1] == "MERGE"
-    assert stage.history[-1]["operationMetrics"]["num_source_rows"] == 1
+    assert modes(stage.history)[-1] == "merge"
+    assert stage.history[-1]["merge_source_rows"] == "1"
     assert orders_by_id(stage.marts["fct_orders"]) == EXPECTED_ORDERS_AFTER_BACKFILL
 
 
@@ -143,7 +149,7 @@ def test_dim_customers_and_daily_revenue(life: LakeLife) -> None:
 def test_catalog_views_read_delta(life: LakeLife) -> None:
     views = life.lake.catalog_views()
     for mart in MARTS:
-        assert f"delta_scan('{life.lake.mart_uri(mart)}')" in views[f"main.{mart}"]
+        assert f"delta_scan('{life.lake.mart_uri(mart)}', " in views[f"main.{mart}"]  # pinned to a version
     raw_orders = life.lake.settings.uri("raw", "shop", "orders")
     assert f"delta_scan('{raw_orders}')" in views["raw_shop.orders"]
     assert "raw_shop.orders" in views["main.stg_shop__orders"]

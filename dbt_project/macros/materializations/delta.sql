@@ -1,7 +1,11 @@
 {#-
-    materialized='delta': the model's result is streamed as Arrow into a Delta table by the `lakehouse`
-    dbt-duckdb plugin (lakehouse/dbt_delta), then exposed as a catalog view over delta_scan(location), so
-    ref(), tests and analysts read the real Delta table.
+    materialized='delta': write-audit-publish of a Delta table (lakehouse/wap.py, docs/ARCHITECTURE.md).
+
+    The model's result is streamed as Arrow by the `lakehouse` dbt-duckdb plugin (lakehouse/dbt_delta) into a
+    CANDIDATE: a Delta table at <location>/candidates/<run id>, which readers of <location> do not see. The
+    catalog view <schema>_candidate.<model> reads it; ref() and the model's tests read that view
+    (macros/wap.sql). The published view <schema>.<model> (what analysts and Soda read) changes only when the
+    run publishes: in on-run-end for a plain `dbt build` that passed, or in the pipeline after its Soda gate.
 
     Config:
       location              default <LAKEHOUSE_ROOT>/analytics/<model name>
@@ -9,8 +13,9 @@
       incremental_strategy  'merge' (update matching unique_key, insert others) | 'append' | 'overwrite'
       partition_by          column or list of Delta partition columns
     Without unique_key/incremental_strategy the model is a table: every run overwrites it (schema too).
-    An incremental model writes incrementally only when its view already points at an existing Delta table
-    and the run is not --full-refresh; otherwise it overwrites (see delta_is_incremental()).
+    An incremental model writes incrementally only when its published view already points at an existing
+    Delta table and the run is not --full-refresh; otherwise it overwrites (see delta_is_incremental()).
+    A merge's candidate is the table's whole new state (published rows with other keys + the model's rows).
 -#}
 
 {% materialization delta, adapter='duckdb', supported_languages=['sql'] %}
@@ -18,8 +23,9 @@
     {%- set location = delta_location(this) -%}
     {%- set strategy = delta_incremental_strategy() -%}
     {%- set mode = strategy if delta_is_incremental() else 'overwrite' -%}
-    {%- set existing_relation = load_cached_relation(this) -%}
-    {%- set target_relation = this.incorporate(type='view') -%}
+    {%- set run_id = wap_run_id() -%}
+    {%- set candidate = wap_candidate_relation(this) -%}
+    {%- set candidate_location = location ~ '/candidates/' ~ run_id -%}
 
     {{ run_hooks(pre_hooks, inside_transaction=False) }}
     {{ run_hooks(pre_hooks, inside_transaction=True) }}
@@ -29,6 +35,9 @@
         'mode': mode,
         'unique_key': config.get('unique_key'),
         'partition_by': config.get('partition_by'),
+        'run_id': run_id,
+        'model': this.identifier,
+        'schema': this.schema,
         'commit_metadata': {
             'dbt_model': model.unique_id,
             'dbt_invocation_id': invocation_id,
@@ -36,25 +45,30 @@
         },
     } -%}
     {%- do adapter.store_relation(
-        config.get('delta_plugin', 'lakehouse'), target_relation, [], location, 'delta', store_config) -%}
+        config.get('delta_plugin', 'lakehouse'), this, [], location, 'delta', store_config) -%}
 
-    {%- if existing_relation is not none and existing_relation.type != 'view' -%}
-        {{ adapter.drop_relation(existing_relation) }}
-    {%- endif -%}
-
+    {%- do run_query('create schema if not exists ' ~ candidate.without_identifier()) -%}
     {% call statement('main') -%}
-        create or replace view {{ target_relation }} as select * from delta_scan({{ sql_string(location) }})
+        create or replace view {{ candidate }} as
+        {% if not delta_exists(candidate_location) -%}
+            select * from {{ this }}  {#- a merge of no rows: nothing to publish #}
+        {%- else -%}
+            {% if mode == 'append' -%}
+                select * from {{ this }} union all by name
+            {% endif -%}
+            select * from delta_scan({{ sql_string(candidate_location) }})
+        {%- endif %}
     {%- endcall %}
 
     {{ run_hooks(post_hooks, inside_transaction=True) }}
 
-    {% do persist_docs(target_relation, model) %}
+    {% do persist_docs(candidate, model) %}
 
     {{ adapter.commit() }}
 
     {{ run_hooks(post_hooks, inside_transaction=False) }}
 
-    {{ return({'relations': [target_relation]}) }}
+    {{ return({'relations': [candidate]}) }}
 
 {% endmaterialization %}
 
@@ -86,7 +100,7 @@
 
 {% macro delta_is_incremental() -%}
     {#- True when this run writes incrementally: an incremental strategy, no --full-refresh, and the
-        model's catalog view already reads the Delta table at this model's location. -#}
+        model's published catalog view already reads the Delta table at this model's location. -#}
     {%- if not execute -%}
         {{ return(false) }}
     {%- endif -%}
@@ -100,7 +114,7 @@
         where database_name = {{ sql_string(this.database) }}
             and schema_name = {{ sql_string(this.schema) }}
             and view_name = {{ sql_string(this.identifier) }}
-            and contains(sql, {{ sql_string('delta_scan(' ~ sql_string(location) ~ ')') }})
+            and contains(sql, {{ sql_string('delta_scan(' ~ sql_string(location)) }})
     {%- endset -%}
     {%- if run_query(query).columns[0].values()[0] == 0 -%}
         {{ return(false) }}

@@ -19,9 +19,12 @@ class QualityGateFailed(RuntimeError):
 
 @task(retries=1, retry_delay_seconds=5)
 def verify(
-    run_date: date, layer: Literal["raw", "marts", "all"], sources: list[str] | None = None
+    run_date: date,
+    layer: Literal["raw", "marts", "all"],
+    sources: list[str] | None = None,
+    candidates_of: str | None = None,
 ) -> ScanReport:
-    return verify_contracts(run_date, layer, sources=sources)
+    return verify_contracts(run_date, layer, sources=sources, candidates_of=candidates_of)
 
 
 @task(retries=2, retry_delay_seconds=5)
@@ -35,12 +38,14 @@ def data_quality_monitor(
     layer: Literal["raw", "marts", "all"] = "all",
     fail_on_blocking: bool = True,
     sources: list[str] | None = None,
+    candidates_of: str | None = None,
 ) -> ScanReport:
     """Soda contracts for raw tables and/or marts; fails on a blocking check unless told not to.
 
-    Raw contracts run for `sources` (default: every source) whose raw tables exist; the rest are skipped."""
+    Raw contracts run for `sources` (default: every source) whose raw tables exist; the rest are skipped.
+    With `candidates_of` (a write-audit-publish run id) the marts contracts audit that run's candidates."""
     day = resolve_run_date(run_date)
-    report = verify(day, layer, sources)
+    report = verify(day, layer, sources, candidates_of)
     record_in_ledger(report, day)
     create_table_artifact(
         key=f"quality-{layer}",

@@ -12,10 +12,16 @@ from orchestration.flows.common import resolve_run_date, run_flow_cli
 
 @flow(name="dbt-transform", log_prints=True)
 def dbt_transform(
-    run_date: date | None = None, full_refresh: bool = False, select: str | None = None
+    run_date: date | None = None,
+    full_refresh: bool = False,
+    select: str | None = None,
+    run_id: str | None = None,
 ) -> DbtSummary:
-    """Build staging, intermediate and mart models (Delta tables) and run their tests."""
-    return run_dbt_build(resolve_run_date(run_date), full_refresh=full_refresh, select=select)
+    """Build staging, intermediate and mart models and run their tests. The marts are written as
+    write-audit-publish candidates: of `run_id` for the caller to audit and publish, or (without it)
+    published by dbt when every node passed."""
+    day = resolve_run_date(run_date)
+    return run_dbt_build(day, full_refresh=full_refresh, select=select, run_id=run_id)
 
 
 if __name__ == "__main__":

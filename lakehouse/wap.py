@@ -1,0 +1,437 @@
+"""Write-audit-publish of the Delta tables dbt builds: candidates readers cannot see, published together.
+
+A model's run writes a **candidate**: a Delta table of the model's new full state (or, for an append model,
+its new rows) at `<table>/candidates/<run_id>`, inside the table's folder but outside its log, so no reader of
+the table sees it. dbt's `ref()` and tests read the candidate through the catalog view
+`<schema>_candidate.<model>` (macros/wap.sql); the Soda marts gate reads it too. Then the run decides:
+
+- **publish** (every blocking check passed): the decision is written first (`ops/wap/<run_id>/decision.json`),
+  then each candidate's data files are committed to its table with `create_write_transaction` and the
+  application transaction `lakehouse-wap-<run_id>`, so a publish interrupted by kill -9 is completed by the
+  next run exactly once; finally the catalog's published views are re-pinned to the new versions in one
+  DuckDB transaction, so catalog readers switch all marts together.
+- **withhold** (a blocking check failed): nothing is committed; the candidates stay for inspection (with the
+  failing checks and sample rows in the decision file) until a later successful run removes them.
+
+A run killed before its decision leaves candidates no one committed: `recover()` discards them.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import duckdb
+import pyarrow as pa
+from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
+from deltalake.transaction import AddAction, RemoveAction
+
+from lakehouse.files import delete_tree, list_dirs, list_files, read_text, write_text
+from lakehouse.lake import open_table
+from lakehouse.layout import ops_table
+from lakehouse.settings import Settings, get_settings
+
+CANDIDATES_FOLDER = "candidates"
+CANDIDATE_SCHEMA_SUFFIX = "_candidate"
+APP_ID_PREFIX = "lakehouse-wap-"
+
+PublishMode = Literal["overwrite", "append"]
+Decision = Literal["publish", "published", "withheld", "discarded"]
+
+
+class PublishConflict(RuntimeError):
+    """The table changed since its candidate was computed (someone else committed): rebuild, then publish."""
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One model's unpublished result in a run."""
+
+    model: str  # dbt model name
+    schema: str  # the catalog schema of its published view
+    location: str  # the Delta table readers read
+    run_id: str
+    mode: PublishMode  # overwrite: the candidate is the table's new state; append: rows to add
+    base_version: int | None  # the table version it was computed from (None: no table yet)
+    partition_by: tuple[str, ...] = ()
+    rows: int = 0
+    commit_metadata: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def uri(self) -> str:
+        return candidate_uri(self.location, self.run_id)
+
+    @property
+    def app_id(self) -> str:
+        return APP_ID_PREFIX + self.run_id
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data["partition_by"] = list(self.partition_by)
+        data["commit_metadata"] = dict(self.commit_metadata)
+        return json.dumps(data, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> Candidate:
+        data = json.loads(text)
+        data["partition_by"] = tuple(data.get("partition_by") or ())
+        return cls(**data)
+
+
+@dataclass
+class RunDecision:
+    """What a run decided about its candidates; kept at ops/wap/<run_id>/decision.json."""
+
+    run_id: str
+    decision: Decision
+    run_date: str | None = None
+    decided_at: str = ""
+    failures: list[str] = field(default_factory=list)
+    samples: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # check -> a few failing rows
+    versions: dict[str, int] = field(default_factory=dict)  # model -> published version
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True, default=str, indent=1)
+
+    @classmethod
+    def from_json(cls, text: str) -> RunDecision:
+        return cls(**json.loads(text))
+
+
+@dataclass(frozen=True)
+class Published:
+    model: str
+    location: str
+    version: int
+    rows: int
+    seconds: float
+
+
+# ---------- where things are
+
+
+def candidate_uri(location: str, run_id: str) -> str:
+    return f"{location.rstrip('/')}/{CANDIDATES_FOLDER}/{run_id}"
+
+
+def candidate_schema(schema: str) -> str:
+    """The catalog schema of the candidate views of the models published in `schema`."""
+    return schema + CANDIDATE_SCHEMA_SUFFIX
+
+
+def runs_dir(settings: Settings | None = None) -> str:
+    return ops_table("wap", settings=settings)
+
+
+def run_dir(run_id: str, settings: Settings | None = None) -> str:
+    return ops_table("wap", run_id, settings=settings)
+
+
+def _candidate_manifest(run_id: str, model: str, settings: Settings) -> str:
+    return f"{run_dir(run_id, settings)}/candidates/{model}.json"
+
+
+def _decision_file(run_id: str, settings: Settings) -> str:
+    return f"{run_dir(run_id, settings)}/decision.json"
+
+
+# ---------- write
+
+
+def merged_state_sql(model_sql: str, location: str, base_version: int, unique_key: Sequence[str]) -> str:
+    """The table's state after merging the model's rows on `unique_key`: the published rows whose key the
+    model does not produce, plus the model's rows (new columns are added, as MERGE with schema merge)."""
+    if not unique_key:
+        raise ValueError("A merge needs a unique_key: set config(unique_key=...) on the model.")
+    match = " and ".join(f'published."{k}" = model_rows."{k}"' for k in unique_key)
+    table = f"delta_scan('{_sql_text(location)}', version => {int(base_version)})"
+    return (
+        f"with model_rows as materialized (\n{model_sql}\n)\n"
+        f"select published.* from {table} as published\n"
+        f"where not exists (select 1 from model_rows where {match})\n"
+        f"union all by name\nselect * from model_rows"
+    )
+
+
+def _sql_text(value: str) -> str:
+    return value.replace("'", "''")
+
+
+def write_candidate(
+    candidate: Candidate, data: pa.RecordBatchReader, settings: Settings | None = None
+) -> Candidate:
+    """Write `data` as the candidate's Delta table and record it in the run's manifest; returns it with
+    its row count. A rewrite for the same run and model replaces the earlier candidate."""
+    settings = settings or get_settings()
+    delete_tree(candidate.uri, settings)
+    write_deltalake(
+        candidate.uri,
+        data,
+        mode="overwrite",
+        partition_by=list(candidate.partition_by) or None,
+        storage_options=settings.storage_options(),
+    )
+    rows = sum(_stats(add).get("numRecords", 0) for add in _candidate_adds(candidate, settings))
+    written = replace(candidate, rows=rows)
+    write_text(_candidate_manifest(candidate.run_id, candidate.model, settings), written.to_json(), settings)
+    return written
+
+
+def _candidate_adds(candidate: Candidate, settings: Settings) -> list[dict[str, Any]]:
+    """The add actions of the candidate's one commit (its version 0), as written in its log."""
+    text = read_text(f"{candidate.uri}/_delta_log/{0:020d}.json", settings)
+    if text is None:
+        raise FileNotFoundError(f"candidate {candidate.uri} has no commit log (was it discarded?)")
+    actions = [json.loads(line) for line in text.splitlines() if line.strip()]
+    return [action["add"] for action in actions if "add" in action]
+
+
+def _stats(add: Mapping[str, Any]) -> dict[str, Any]:
+    return dict(json.loads(add.get("stats") or "{}"))
+
+
+# ---------- read the run's state
+
+
+def run_candidates(run_id: str, settings: Settings | None = None) -> list[Candidate]:
+    settings = settings or get_settings()
+    files = list_files(f"{run_dir(run_id, settings)}/candidates", settings)
+    texts = [read_text(path, settings) for path in files if path.endswith(".json")]
+    return [Candidate.from_json(text) for text in texts if text]
+
+
+def read_decision(run_id: str, settings: Settings | None = None) -> RunDecision | None:
+    settings = settings or get_settings()
+    text = read_text(_decision_file(run_id, settings), settings)
+    return RunDecision.from_json(text) if text else None
+
+
+def write_decision(decision: RunDecision, settings: Settings | None = None) -> RunDecision:
+    settings = settings or get_settings()
+    decision.decided_at = decision.decided_at or datetime.now(UTC).isoformat(timespec="seconds")
+    write_text(_decision_file(decision.run_id, settings), decision.to_json(), settings)
+    return decision
+
+
+def run_ids(settings: Settings | None = None) -> list[str]:
+    """Every run with WAP state in the lake, oldest first (run ids start with a UTC timestamp)."""
+    return list_dirs(runs_dir(settings), settings or get_settings())
+
+
+# ---------- publish
+
+
+def publish_candidate(candidate: Candidate, settings: Settings | None = None) -> int:
+    """Commit the candidate's files to its table, exactly once per run; returns the table's new version."""
+    settings = settings or get_settings()
+    options = settings.storage_options()
+    table = open_table(candidate.location, settings)
+    if table is not None and table.transaction_version(candidate.app_id) is not None:
+        return _version_of_transaction(table, candidate.app_id)
+    schema = DeltaTable(candidate.uri, storage_options=options).schema()
+    if table is None:
+        table = DeltaTable.create(
+            candidate.location,
+            schema,
+            partition_by=list(candidate.partition_by) or None,
+            storage_options=options,
+            commit_properties=CommitProperties(custom_metadata={"lakehouse_wap": "create"}),
+        )
+    elif not _unchanged_since(table, candidate.base_version):
+        raise PublishConflict(
+            f"{candidate.location} is at version {table.version()}, but the candidate of run "
+            f"{candidate.run_id} was computed from version {candidate.base_version}: rerun the build."
+        )
+    prefix = f"{CANDIDATES_FOLDER}/{candidate.run_id}/"
+    actions: list[AddAction | RemoveAction] = [
+        AddAction(
+            prefix + add["path"],
+            int(add["size"]),
+            add.get("partitionValues") or {},
+            int(add["modificationTime"]),
+            True,
+            add.get("stats") or "{}",
+        )
+        for add in _candidate_adds(candidate, settings)
+    ]
+    table.create_write_transaction(
+        actions,
+        candidate.mode,
+        schema,
+        partition_by=list(candidate.partition_by) or None,
+        commit_properties=CommitProperties(
+            app_transactions=[Transaction(candidate.app_id, 1)],
+            custom_metadata={**candidate.commit_metadata, "lakehouse_wap_run": candidate.run_id},
+        ),
+    )
+    return _version_of_transaction(DeltaTable(candidate.location, storage_options=options), candidate.app_id)
+
+
+def _unchanged_since(table: DeltaTable, base_version: int | None) -> bool:
+    if base_version is not None:
+        return table.version() == base_version
+    return table.version() == 0 and table.count() == 0  # created by an interrupted first publish
+
+
+def _version_of_transaction(table: DeltaTable, app_id: str) -> int:
+    """The table version whose commit carries `app_id` (the latest version if history no longer says)."""
+    run = app_id.removeprefix(APP_ID_PREFIX)
+    for entry in table.history(50):
+        if entry.get("lakehouse_wap_run") == run:
+            return int(entry["version"])
+    return int(table.version())
+
+
+def pin_views(con: duckdb.DuckDBPyConnection, published: Iterable[tuple[str, str, str, int]]) -> None:
+    """Point the catalog views `<schema>.<model>` at the given versions, all in one transaction:
+    `published` holds (schema, model, location, version)."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for schema, model, location, version in published:
+            con.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+            con.execute(
+                f'CREATE OR REPLACE VIEW "{schema}"."{model}" AS SELECT * FROM '
+                f"delta_scan('{_sql_text(location)}', version => {int(version)})"
+            )
+            staging = candidate_schema(schema)  # what ref() reads in the next build, until it rebuilds
+            con.execute(f'CREATE SCHEMA IF NOT EXISTS "{staging}"')
+            con.execute(f'CREATE OR REPLACE VIEW "{staging}"."{model}" AS SELECT * FROM "{schema}"."{model}"')
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
+def publish_run(
+    run_id: str,
+    run_date: str | None,
+    con: duckdb.DuckDBPyConnection | None = None,
+    settings: Settings | None = None,
+) -> list[Published]:
+    """Publish every candidate of the run (the decision is recorded first, so an interrupted publish is
+    completed by `recover`), pin the catalog views, then clean up. `con`: an open catalog connection
+    (dbt's, in an on-run-end hook); by default the catalog file is opened."""
+    settings = settings or get_settings()
+    decision = read_decision(run_id, settings)
+    if decision is None or decision.decision not in ("publish", "published"):
+        decision = write_decision(RunDecision(run_id=run_id, decision="publish", run_date=run_date), settings)
+    published = [_publish_timed(c, settings) for c in run_candidates(run_id, settings)]
+    candidates = {c.model: c for c in run_candidates(run_id, settings)}
+    views = [(candidates[p.model].schema, p.model, p.location, p.version) for p in published]
+    _with_catalog(con, settings, lambda c: pin_views(c, views))
+    decision.decision = "published"
+    decision.versions = {p.model: p.version for p in published}
+    write_decision(decision, settings)
+    for candidate in candidates.values():
+        delete_tree(f"{candidate.uri}/_delta_log", settings)  # its data files now belong to the table
+    discard_unpublished(settings, keep=run_id)
+    return published
+
+
+def _publish_timed(candidate: Candidate, settings: Settings) -> Published:
+    start = time.perf_counter()
+    version = publish_candidate(candidate, settings)
+    seconds = time.perf_counter() - start
+    return Published(candidate.model, candidate.location, version, candidate.rows, seconds)
+
+
+def _with_catalog(con: duckdb.DuckDBPyConnection | None, settings: Settings, action: Any) -> None:
+    if con is not None:
+        action(con)
+        return
+    from lakehouse.lake import duckdb_session
+
+    settings.catalog_path.parent.mkdir(parents=True, exist_ok=True)
+    with duckdb_session(str(settings.catalog_path), settings=settings) as catalog:
+        action(catalog)
+
+
+def withhold_run(
+    run_id: str,
+    run_date: str | None,
+    failures: Sequence[str],
+    samples: Mapping[str, list[dict[str, Any]]] | None = None,
+    settings: Settings | None = None,
+) -> RunDecision:
+    """Record that the run's candidates are not published (they stay for inspection)."""
+    decision = RunDecision(
+        run_id=run_id,
+        decision="withheld",
+        run_date=run_date,
+        failures=list(failures),
+        samples={k: list(v) for k, v in (samples or {}).items()},
+    )
+    return write_decision(decision, settings)
+
+
+def discard_unpublished(settings: Settings | None = None, keep: str | None = None) -> list[str]:
+    """Delete the candidates of every run that did not publish (withheld, or killed before deciding), and
+    the WAP state of runs that are done; returns the run ids discarded. Runs decided 'publish' but not
+    finished are left to `recover`."""
+    settings = settings or get_settings()
+    discarded = []
+    for run_id in run_ids(settings):
+        if run_id == keep:
+            continue
+        decision = read_decision(run_id, settings)
+        if decision is not None and decision.decision == "publish":
+            continue
+        if decision is None or decision.decision in ("withheld", "discarded"):
+            for candidate in run_candidates(run_id, settings):
+                delete_tree(candidate.uri, settings)
+            discarded.append(run_id)
+        delete_tree(run_dir(run_id, settings), settings)
+    return discarded
+
+
+def recover(settings: Settings | None = None) -> list[Published]:
+    """Finish what a killed run left: complete every decided publish (exactly once). Call it holding the
+    lake's run lease, before a new build; abandoned candidates are removed by the next publish."""
+    settings = settings or get_settings()
+    done: list[Published] = []
+    for run_id in run_ids(settings):
+        decision = read_decision(run_id, settings)
+        if decision is not None and decision.decision == "publish":
+            done += publish_run(run_id, decision.run_date, settings=settings)
+    return done
+
+
+def latest_withheld(settings: Settings | None = None) -> RunDecision | None:
+    """The newest withheld run whose candidates are still kept, if any."""
+    settings = settings or get_settings()
+    for run_id in reversed(run_ids(settings)):
+        decision = read_decision(run_id, settings)
+        if decision is not None and decision.decision == "withheld":
+            return decision
+    return None
+
+
+def new_run_id() -> str:
+    """A sortable, unique run id: UTC time plus a random suffix."""
+    import uuid
+
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+
+
+def restore_table(
+    location: str, version: int, schema: str, model: str, settings: Settings | None = None
+) -> int:
+    """Make an earlier version of a published table current again (a new Delta commit) and re-pin its
+    catalog view; returns the new version."""
+    settings = settings or get_settings()
+    table = open_table(location, settings)
+    if table is None:
+        raise FileNotFoundError(f"No Delta table at {location}")
+    if not 0 <= version <= table.version():
+        raise ValueError(f"{location} has versions 0..{table.version()}; there is no version {version}")
+    table.restore(
+        version,
+        commit_properties=CommitProperties(custom_metadata={"lakehouse_restore": str(version)}),
+    )
+    new_version = int(DeltaTable(location, storage_options=settings.storage_options()).version())
+    _with_catalog(None, settings, lambda c: pin_views(c, [(schema, model, location, new_version)]))
+    return new_version
