@@ -44,3 +44,11 @@ def copy_file(src: str, dst: str, settings: Settings) -> None:
         Path(dst).parent.mkdir(parents=True, exist_ok=True)
     fs = filesystem(settings)
     pafs.copy_files(_fs_path(src), _fs_path(dst), source_filesystem=fs, destination_filesystem=fs)
+
+
+def write_text(uri: str, text: str, settings: Settings) -> None:
+    """Write `text` (UTF-8) to the file at `uri` under the lake root, replacing it (local folders created)."""
+    if not settings.is_s3:
+        Path(uri).parent.mkdir(parents=True, exist_ok=True)
+    with filesystem(settings).open_output_stream(_fs_path(uri)) as out:
+        out.write(text.encode())

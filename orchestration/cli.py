@@ -20,7 +20,7 @@ def _mount_subcommands() -> None:
     from orchestration.sources_cli import sources_app
     from quality.cli import quality_app
 
-    app.add_typer(quality_app, name="quality", help="Soda contracts: verify raw tables and marts.")
+    app.add_typer(quality_app, name="quality", help="Soda contracts and the quality ledger: scan, report.")
     app.add_typer(sources_app, name="sources", help="The source registry: list and check sources.")
 
 

@@ -308,7 +308,8 @@ def lake_tables(settings: Settings | None = None, contracts_dir: Path | None = N
 def volume_row(
     run_date: date, dataset: str, uri: str, settings: Settings, run_id: str | None
 ) -> dict[str, Any]:
-    """Rows in the current version of one table, from the Delta log's add actions (no data file is read)."""
+    """Rows in the current version of one table, from the Delta log's add actions (no data file is read).
+    No table version: a rerun rewrites the marts as new versions, and the ledger must not differ for it."""
     table = open_table(uri, settings)
     base: dict[str, Any] = {
         "contract": uri.removeprefix(settings.root).strip("/"),
@@ -329,7 +330,6 @@ def volume_row(
         **base,
         outcome="recorded",
         value=float(sum(n for n in counts if n is not None)),
-        table_version=table.version(),
         detail=detail,
         run_id=run_id,
     )

@@ -44,7 +44,7 @@ def test_volume_rows_count_every_raw_table_and_mart_from_the_delta_log(build_lak
             continue
         assert row["value"] == table.to_pyarrow_table().num_rows  # the metadata count is exact here
         assert (row["source"], row["check_type"], row["outcome"]) == ("lake", "volume", "recorded")
-        assert row["table_version"] == table.version()
+        assert row["table_version"] is None  # marts get a new version on every rerun: not recorded
     assert rows["raw_shop.orders"]["value"] == 400  # two batches of 200 orders
 
     before = _rows(settings)
