@@ -49,6 +49,8 @@ def print_summary(summary: RunSummary) -> None:
     if summary.feature_rows is not None:
         console.print(f"[bold]features[/]: {summary.feature_rows} customer rows as of {summary.run_date}")
     console.print(f"[bold]lake[/]: {summary.lake_root}\n[bold]catalog[/]: {summary.catalog}")
+    if summary.quality_report:
+        console.print(f"[bold]quality report[/]: {summary.quality_report}", soft_wrap=True)
     query = "from fct_daily_revenue order by order_date desc limit 5"
     console.print("Query a mart:", style="bold")
     console.print(

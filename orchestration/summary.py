@@ -77,6 +77,7 @@ class RunSummary:
     feature_rows: int | None = None
     problems: list[str] = field(default_factory=list)
     stopped_at: str | None = None
+    quality_report: str | None = None  # the HTML quality report written for the run
 
     @property
     def ok(self) -> bool:
@@ -127,6 +128,8 @@ class RunSummary:
                 f"{self.feature_rows} customer feature rows as of {self.run_date}",
                 "",
             ]
+        if self.quality_report:
+            lines += [f"Quality report: `{self.quality_report}`", ""]
         if self.problems:
             lines += ["## Problems", ""] + [f"- {p}" for p in self.problems]
         else:
