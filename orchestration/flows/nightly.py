@@ -25,7 +25,7 @@ from orchestration.flows.common import resolve_run_date, run_flow_cli
 from orchestration.flows.etl.s3_data_pipeline import s3_data_pipeline
 from orchestration.flows.ml.feature_engineering_pipeline import feature_engineering_pipeline
 from orchestration.flows.monitoring.data_quality_monitor import data_quality_monitor
-from orchestration.flows.monitoring.quality_report import record_run_quality
+from orchestration.flows.monitoring.quality_report import quality_report
 from orchestration.flows.transform.dbt_transform import dbt_transform
 from orchestration.summary import QualityCounts, RunSummary, landings
 from quality.ledger import write_dbt_results, write_drift
@@ -41,7 +41,7 @@ class PipelineFailed(RuntimeError):
 
 def _publish(summary: RunSummary) -> RunSummary:
     try:  # the night's volumes and the HTML quality report, on every outcome of the run
-        summary.quality_report = record_run_quality(summary.run_date).uri
+        summary.quality_report = quality_report(run_date=summary.run_date).uri
     except Exception as exc:
         summary.problems.append(f"the quality report could not be written: {type(exc).__name__}: {exc}")
     create_markdown_artifact(
