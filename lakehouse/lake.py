@@ -11,6 +11,7 @@ import importlib.util
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlparse
 
 import duckdb
@@ -146,8 +147,10 @@ def replace_partition(
     predicate: str,
     settings: Settings | None = None,
     partition_by: list[str] | None = None,
+    schema_mode: Literal["merge"] | None = None,
 ) -> None:
-    """Atomically replace the rows matching `predicate` with `data` (idempotent per predicate)."""
+    """Atomically replace the rows matching `predicate` with `data` (idempotent per predicate); with
+    `schema_mode="merge"` columns of `data` that the table lacks are added to it."""
     settings = settings or get_settings()
     if open_table(uri, settings) is None:
         write_deltalake(uri, data, partition_by=partition_by, storage_options=settings.storage_options())
@@ -158,6 +161,7 @@ def replace_partition(
         mode="overwrite",
         predicate=predicate,
         partition_by=partition_by,
+        schema_mode=schema_mode,
         storage_options=settings.storage_options(),
     )
 

@@ -9,6 +9,7 @@ Zones under the lake root (a local folder or s3://bucket/prefix):
     analytics/<model>                  dbt's Delta outputs (marts)
     features/<name>                    feature tables
     quality/ledger                     the quality ledger (Delta)
+    quality/reports/<date>.html        the static HTML quality report of a run date
     ops/<name>                         operational state (incremental windows of API and database sources)
 
 The catalog name of a raw table is `raw_<source>.<entity>` in DuckDB, dbt (`source('<source>', '<entity>')`)
@@ -70,6 +71,11 @@ def features_table(name: str, settings: Settings | None = None) -> str:
 
 def quality_ledger(settings: Settings | None = None) -> str:
     return _uri(settings, "quality", "ledger")
+
+
+def quality_report(run_date: date, settings: Settings | None = None) -> str:
+    """The HTML quality report of a run date (lakehouse quality report, the nightly run's artifact)."""
+    return _uri(settings, "quality", "reports", f"{run_date.isoformat()}.html")
 
 
 def ops_table(*parts: str, settings: Settings | None = None) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,24 @@ class DbtBuildFailed(RuntimeError):
         self.summary = summary
 
 
+@dataclass(frozen=True)
+class DbtNodeResult:
+    """One dbt test or unit test, or a model/seed/snapshot that did not build, as dbt reported it."""
+
+    unique_id: str  # test.lakehouse.unique_fct_orders_order_id.<hash>
+    name: str
+    kind: str  # test | unit_test | model | seed | snapshot
+    status: str  # pass | warn | fail | error | skipped (tests); error | skipped (models)
+    tested_node: str | None  # what it is about: model.lakehouse.fct_orders, source.lakehouse.shop.orders
+    column: str | None = None
+    test_type: str | None = None  # unique, not_null, relationships, … ; singular; unit_test; model
+    severity: str | None = None  # error | warn: what a failing test means for the build
+    failures: int | None = None  # failing rows of a test
+    message: str = ""
+    file: str | None = None  # where it is defined, relative to dbt_project/
+    sample: str | None = None  # a few failing rows as JSON text, when a caller captured them
+
+
 @dataclass
 class DbtSummary:
     models_built: int = 0
@@ -39,6 +57,7 @@ class DbtSummary:
     skipped_sources: list[str] = field(default_factory=list)  # `<source>.<table>` with no Delta table yet
     run_id: str | None = None  # the write-audit-publish run whose candidates this build wrote
     samples: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # failed test -> failing rows
+    nodes: list[DbtNodeResult] = field(default_factory=list)  # every test, and every node that did not build
 
     @property
     def ok(self) -> bool:
@@ -116,6 +135,8 @@ def summarise_results(results: list[Any]) -> DbtSummary:
             summary.tests_failed += status in ("fail", "error")
         if status in ("error", "fail", "runtime error"):
             summary.failures.append(f"{kind} {node.name}: {status} — {(result.message or '').strip()}")
+        if kind in ("test", "unit_test") or status not in ("success", "pass"):
+            summary.nodes.append(node_result(result, kind, status))
     summary.statuses = dict(statuses)
     return summary
 
@@ -140,6 +161,35 @@ def failing_rows(results: list[Any], settings: Settings, limit: int = 5) -> dict
             except Exception as exc:  # a sample is a courtesy: never hide the failure itself
                 samples[result.node.name] = [{"error": f"{type(exc).__name__}: {exc}"[:500]}]
     return samples
+
+
+def node_result(result: Any, kind: str, status: str) -> DbtNodeResult:
+    """A dbt RunResult as a DbtNodeResult: the node a generic test is attached to (a singular test's first
+    dependency, a unit test's model), the column, the test's kind and severity, failures and message."""
+    node = result.node
+    metadata = getattr(node, "test_metadata", None)
+    depends_on = list(getattr(getattr(node, "depends_on", None), "nodes", None) or [])
+    tested = (
+        getattr(node, "attached_node", None)
+        or getattr(node, "tested_node_unique_id", None)
+        or (node.unique_id if kind not in ("test", "unit_test") else None)
+        or next(iter(depends_on), None)
+    )
+    test_type = metadata.name if metadata else {"test": "singular"}.get(kind, kind)
+    failures = getattr(result, "failures", None)
+    return DbtNodeResult(
+        unique_id=node.unique_id,
+        name=node.name,
+        kind=kind,
+        status="error" if status == "runtime error" else status,
+        tested_node=tested,
+        column=getattr(node, "column_name", None),
+        test_type=test_type,
+        severity=str(getattr(node.config, "severity", "") or "").lower() or None,
+        failures=failures if isinstance(failures, int) else None,
+        message=(result.message or "").strip(),
+        file=getattr(node, "original_file_path", None),
+    )
 
 
 def run_dbt_build(
@@ -176,6 +226,12 @@ def run_dbt_build(
     summary.skipped_sources = list(missing)
     summary.run_id = run_id
     summary.samples = failing_rows(results, settings)
+    summary.nodes = [
+        replace(n, sample=json.dumps(summary.samples[n.name], default=str))
+        if n.name in summary.samples
+        else n
+        for n in summary.nodes
+    ]
     if not result.success and not summary.failures:
         summary.failures.append(f"dbt build failed: {result.exception or 'see the dbt log'}")
     if summary.failures:

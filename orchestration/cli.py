@@ -20,7 +20,7 @@ def _mount_subcommands() -> None:
     from orchestration.sources_cli import sources_app
     from quality.cli import quality_app
 
-    app.add_typer(quality_app, name="quality", help="Soda contracts: verify raw tables and marts.")
+    app.add_typer(quality_app, name="quality", help="Soda contracts and the quality ledger: scan, report.")
     app.add_typer(sources_app, name="sources", help="The source registry: list and check sources.")
 
 
@@ -52,6 +52,8 @@ def print_summary(summary: RunSummary) -> None:
     if summary.feature_rows is not None:
         console.print(f"[bold]features[/]: {summary.feature_rows} customer rows as of {summary.run_date}")
     console.print(f"[bold]lake[/]: {summary.lake_root}\n[bold]catalog[/]: {summary.catalog}")
+    if summary.quality_report:
+        console.print(f"[bold]quality report[/]: {summary.quality_report}", soft_wrap=True)
     query = "from fct_daily_revenue order by order_date desc limit 5"
     console.print("Query a mart:", style="bold")
     console.print(

@@ -80,6 +80,7 @@ class RunSummary:
     published: dict[str, int] = field(default_factory=dict)  # mart -> the Delta version now published
     withheld_run: str | None = None  # the write-audit-publish run whose candidates were withheld
     recovered: dict[str, int] = field(default_factory=dict)  # marts a killed run's publish completed
+    quality_report: str | None = None  # the HTML quality report written for the run
 
     @property
     def ok(self) -> bool:
@@ -150,6 +151,8 @@ class RunSummary:
                 f"{self.feature_rows} customer feature rows as of {self.run_date}",
                 "",
             ]
+        if self.quality_report:
+            lines += [f"Quality report: `{self.quality_report}`", ""]
         if self.problems:
             lines += ["## Problems", ""] + [f"- {p}" for p in self.problems]
         else:

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from quality.report import ScanReport
 
-quality_app = typer.Typer(help="Soda contracts: verify raw tables and marts.", no_args_is_help=True)
+quality_app = typer.Typer(help="Soda contracts and the quality ledger: verify, report.", no_args_is_help=True)
 
 OUTCOME_STYLE = {"passed": "green", "warned": "yellow", "failed": "red", "error": "bold red"}
 
@@ -108,3 +108,39 @@ def inspect(
             f"select * from {candidate.schema}_candidate.{candidate.model}",
             soft_wrap=True,
         )
+
+
+def report(
+    run_date: Annotated[
+        str | None,
+        typer.Option(
+            "--date", help="Last day of the report YYYY-MM-DD (default: the ledger's latest run date)."
+        ),
+    ] = None,
+    days: Annotated[int, typer.Option("--days", min=1, help="How many days up to --date it charts.")] = 30,
+    out: Annotated[
+        str | None,
+        typer.Option("--out", help="Write the HTML here (default: the lake's quality/reports/<date>.html)."),
+    ] = None,
+) -> None:
+    """Write the static HTML quality report (charts of the ledger; opens from disk, no network)."""
+    from quality.html_report import latest_run_date, write_report
+
+    console = Console()
+    try:
+        day = date.fromisoformat(run_date) if run_date else latest_run_date()
+    except ValueError:
+        console.print(f"[red]✗[/] --date {run_date!r} is not a date: use YYYY-MM-DD")
+        raise typer.Exit(2) from None
+    try:
+        written = write_report(day or datetime.now(UTC).date(), days, out=out)
+    except FileNotFoundError as exc:
+        console.print(f"[red]✗[/] {exc}", soft_wrap=True)
+        raise typer.Exit(1) from None
+    n = written.latest
+    console.print(
+        f"Quality report for {written.run_date} ({days} days): {n.get('passed', 0)} passed, "
+        f"{n.get('warned', 0)} warned, {n.get('failed', 0)} failed, {n.get('error', 0)} errors on the day; "
+        f"{written.withheld} withheld publications"
+    )
+    console.print(f"Report: {written.uri}", soft_wrap=True)

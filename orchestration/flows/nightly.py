@@ -30,9 +30,10 @@ from orchestration.flows.common import resolve_run_date, run_flow_cli
 from orchestration.flows.etl.s3_data_pipeline import s3_data_pipeline
 from orchestration.flows.ml.feature_engineering_pipeline import feature_engineering_pipeline
 from orchestration.flows.monitoring.data_quality_monitor import data_quality_monitor
+from orchestration.flows.monitoring.quality_report import quality_report
 from orchestration.flows.transform.dbt_transform import dbt_transform
 from orchestration.summary import QualityCounts, RunSummary, landings
-from quality.ledger import write_drift, write_publish_decision
+from quality.ledger import sample_json, write_dbt_results, write_drift, write_publish_decision
 
 
 class PipelineFailed(RuntimeError):
@@ -44,6 +45,10 @@ class PipelineFailed(RuntimeError):
 
 
 def _publish(summary: RunSummary) -> RunSummary:
+    try:  # the night's volumes and the HTML quality report, on every outcome of the run
+        summary.quality_report = quality_report(run_date=summary.run_date).uri
+    except Exception as exc:
+        summary.problems.append(f"the quality report could not be written: {type(exc).__name__}: {exc}")
     create_markdown_artifact(
         key="lakehouse-run-summary",
         markdown=summary.to_markdown(),
@@ -83,8 +88,11 @@ def _withhold(summary: RunSummary, run_id: str) -> RunSummary:
     decision = withhold_run(run_id, summary.run_date.isoformat(), summary.problems, samples)
     summary.withheld_run = run_id
     detail = "; ".join(summary.problems)[:4000]
+    sample = sample_json(next(iter(samples.values()))) if samples else None
     for candidate in run_candidates(run_id):
-        write_publish_decision(summary.run_date, candidate.model, "withheld", None, detail, decision.run_id)
+        write_publish_decision(
+            summary.run_date, candidate.model, "withheld", None, detail, decision.run_id, sample=sample
+        )
     return _publish(summary)
 
 
@@ -141,7 +149,9 @@ def _nightly(
         summary.dbt = exc.summary
         summary.problems.append(str(exc))
         summary.stopped_at = "dbt build (the marts were withheld: the last good versions stay published)"
+        write_dbt_results(exc.summary, day)
         return _withhold(summary, run_id)
+    write_dbt_results(summary.dbt, day)
 
     stopped_at = "marts quality gate (the marts were withheld: the last good versions stay published)"
     if not _quality_gate(summary, "marts", stopped_at=stopped_at, candidates_of=run_id):

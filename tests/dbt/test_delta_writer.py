@@ -110,7 +110,7 @@ def test_restore_makes_an_earlier_version_current_and_is_recorded(con, settings,
     with duckdb_session(str(settings.catalog_path), settings, read_only=True) as catalog:
         assert catalog.sql("select * from main.t").fetchall() == [(1,)]
     ledger = DeltaTable(settings.uri("quality", "ledger")).to_pyarrow_table().to_pylist()
-    restored = [r for r in ledger if r["layer"] == "publish" and r["check_name"] == "restored"]
+    restored = [r for r in ledger if r["layer"] == "publish" and r["check"] == "restored"]
     assert restored and "bad rows in v2" in restored[0]["detail"] and restored[0]["value"] == 3
 
     missing = subprocess.run([*lakehouse, "--version", "9"], env=env, capture_output=True, text=True)

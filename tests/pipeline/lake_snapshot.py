@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from deltalake import DeltaTable
 
 from lakehouse.settings import Settings
@@ -27,9 +28,24 @@ def sorted_table(table: pa.Table) -> pa.Table:
     return table.sort_by([(name, "ascending") for name in keys])
 
 
+def without_publish_versions(ledger: pa.Table) -> pa.Table:
+    """The ledger minus what a rerun changes by design: a rerun publishes identical contents as a new Delta
+    version, and its publish rows say which version and run (run_id, table_version, value, detail)."""
+    publish = pc.equal(ledger.column("layer"), "publish")
+    for name in ("value", "detail"):
+        column = ledger.column(name)
+        nulls = pa.nulls(len(ledger), column.type)
+        ledger = ledger.set_column(
+            ledger.schema.get_field_index(name), name, pc.if_else(publish, nulls, column)
+        )
+    return ledger.drop_columns(["run_id", "table_version"])
+
+
 def snapshot(settings: Settings) -> dict[str, pa.Table]:
     out = {}
     for path in TABLES:
-        table = DeltaTable(settings.uri(path), storage_options=settings.storage_options())
-        out[path] = sorted_table(table.to_pyarrow_table())
+        table = DeltaTable(settings.uri(path), storage_options=settings.storage_options()).to_pyarrow_table()
+        if path == "quality/ledger":
+            table = without_publish_versions(table)
+        out[path] = sorted_table(table)
     return out

@@ -68,6 +68,23 @@ def test_rerunning_a_date_leaves_every_table_identical(runs):
         assert first[path].equals(second[path]), f"{path} changed when the same date was run again"
 
 
+def test_the_ledger_holds_every_source_and_each_run_writes_its_report(runs):
+    settings = runs["settings"]
+    ledger = DeltaTable(settings.uri("quality", "ledger")).to_pyarrow_table().to_pylist()
+    d2 = [r for r in ledger if r["run_date"] == D2]
+    assert {r["source"] for r in d2} >= {"soda", "dbt", "lake"}
+    summary = runs["states"][2].result()
+    dbt = [r for r in d2 if r["source"] == "dbt"]
+    tests = summary.dbt.tests_passed + summary.dbt.tests_warned + summary.dbt.tests_failed
+    assert sum(1 for r in dbt if r["check_type"] not in ("unit_test", "model")) == tests
+    volumes = {r["dataset"]: r["value"] for r in d2 if r["layer"] == "volume"}
+    fct_orders = DeltaTable(settings.uri("analytics", "fct_orders")).to_pyarrow_table().num_rows
+    assert volumes["fct_orders"] == fct_orders and volumes["raw_shop.orders"] > 0
+    assert summary.quality_report == settings.uri("quality", "reports", f"{D2.isoformat()}.html")
+    assert Path(summary.quality_report).stat().st_size > 1_000_000
+    assert f"Quality report: `{summary.quality_report}`" in summary.to_markdown()
+
+
 def test_no_duplicate_keys_in_marts(runs):
     settings = runs["settings"]
     con = duckdb.connect()

@@ -76,7 +76,7 @@ def test_a_delivery_that_breaks_a_mart_check_is_withheld(prefect_api, lake_setti
     assert "main_candidate.fct_orders" in inspect.stdout
 
     ledger = DeltaTable(lake_settings.uri("quality", "ledger")).to_pyarrow_table().to_pylist()
-    decisions = {(r["dataset"], r["check_name"]) for r in ledger if r["layer"] == "publish"}
+    decisions = {(r["dataset"], r["check"]) for r in ledger if r["layer"] == "publish"}
     assert ("fct_orders", "withheld") in decisions and ("fct_orders", "published") in decisions
 
 

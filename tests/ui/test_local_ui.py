@@ -43,6 +43,7 @@ STAGE_FLOWS = [
     "data-quality-monitor",
     "dbt-transform",
     "feature-engineering-pipeline",
+    "quality-report",
 ]
 
 
