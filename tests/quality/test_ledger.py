@@ -6,8 +6,9 @@ from datetime import timedelta
 
 from shop_lake import RUN_DATE
 
+from ingestion.batches import Retracted, RetractReport
 from lakehouse.lake import open_table, read_table
-from quality.ledger import LEDGER_SCHEMA, ledger_uri
+from quality.ledger import LEDGER_SCHEMA, ledger_uri, write_drift, write_retraction
 from quality.scan import verify_contracts, write_ledger
 
 
@@ -53,3 +54,21 @@ def test_ledger_replaces_only_the_scanned_date_and_layer(build_lake):
         (other_day, "raw"): raw,
         (other_day, "marts"): marts,
     }
+
+
+def test_retractions_drift_and_scans_of_a_date_keep_each_others_rows(build_lake):
+    settings = build_lake()
+    retracted = Retracted(
+        "orders", "shop/orders/2026-11-26", "raw/shop/orders", 7, 1, "shop/orders/2026-11-26",
+        "shop/orders/2026-11-26/redelivery-1",
+    )  # fmt: skip
+    report = RetractReport("shop", RUN_DATE, "partner re-export", [retracted])
+    assert write_retraction(report, settings) == 1
+    assert write_retraction(report, settings) == 1  # the same retraction again replaces its row
+    write_ledger(verify_contracts(RUN_DATE, "all", settings), RUN_DATE, settings)
+    write_drift([], RUN_DATE, settings)
+    rows = read_table(ledger_uri(settings), settings).to_pylist()
+    [row] = [r for r in rows if r["check_type"] == "retraction"]
+    assert (row["layer"], row["dataset"], row["value"]) == ("ingest", "raw_shop.orders", 7.0)
+    assert "partner re-export" in row["check_name"] and "redelivery-1" in (row["detail"] or "")
+    assert {r["layer"] for r in rows} == {"ingest", "raw", "marts"}
