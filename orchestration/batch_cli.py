@@ -42,8 +42,9 @@ def _source(name: str, entities: list[str]) -> Source:
 
 def print_retraction(report: RetractReport) -> None:
     table = Table(title=f"Retracted {report.source} batches of {report.run_date}", title_justify="left")
-    for column in ("entity", "rows removed", "quarantine records removed", "redelivery lands as"):
-        table.add_column(column, justify="right" if "removed" in column else "left")
+    for column in ("entity", "rows removed", "quarantined removed", "redelivery lands as"):
+        removed = "removed" in column
+        table.add_column(column, justify="right" if removed else "left", no_wrap=not removed)
     for r in report.retracted:
         table.add_row(r.entity, str(r.rows), str(r.quarantined), r.next_app_id)
     console.print(table)
