@@ -2,8 +2,9 @@
 
 For each entity of the source, every landing file of the date (ingestion/locations.py) is read record by
 record (ingestion/readers.py), typed to the entity's declared columns (ingestion/casting.py) and appended to
-`raw/<source>/<entity>` with lineage columns, in one commit carrying the application transaction
-`<source>/<entity>/<date>` (the batch id): rerunning a date appends nothing.
+`raw/<source>/<entity>` with lineage columns, in one commit carrying the application transaction of the
+batch's delivery (the batch id `<source>/<entity>/<date>`; after a retraction `<batch id>/redelivery-<n>`,
+see ingestion/batches.py): rerunning a date appends nothing.
 
 - A record that does not parse or fit goes to `quarantine/<source>/records` with its line and the reason;
   the file's other records land.
@@ -21,13 +22,13 @@ day's batch is complete. Rerunning produces identical tables; the wall-clock tim
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 
 import duckdb
 import pyarrow as pa
 
-from ingestion import casting
+from ingestion import batches, casting
 from ingestion.locations import landing_files
 from ingestion.readers import (
     LOCATION_WORDS,
@@ -68,10 +69,16 @@ class Batch:
     source: Source
     entity: Entity
     run_date: date
+    retractions: int = 0  # of this batch so far: which delivery lands (ingestion/batches.py)
 
     @property
     def batch_id(self) -> str:
-        return f"{self.source.name}/{self.entity.name}/{self.run_date.isoformat()}"
+        return batches.batch_id(self.source.name, self.entity.name, self.run_date)
+
+    @property
+    def app_id(self) -> str:
+        """The application transaction of this delivery's raw commit."""
+        return batches.app_id(self.batch_id, self.retractions)
 
     @property
     def ingested_at(self) -> datetime:
@@ -116,9 +123,9 @@ def quarantine_whole_file(batch: Batch, uri: str, error: str, settings: Settings
         "reason": [f"file could not be landed: {error}; copied to {dst}"],
         "record": [None],
     }
-    app_id = f"quarantine/{batch.batch_id}#file:{name}"
+    app = f"quarantine/{batch.app_id}#file:{name}"
     append_batch(
-        quarantine_records(batch.source.name, settings), _quarantine_rows(batch, rows), app_id, settings
+        quarantine_records(batch.source.name, settings), _quarantine_rows(batch, rows), app, settings
     )
     return dst
 
@@ -271,7 +278,8 @@ def ingest_entity(con: duckdb.DuckDBPyConnection, batch: Batch, settings: Settin
 def _ingest_entity(con: duckdb.DuckDBPyConnection, batch: Batch, settings: Settings) -> EntityReport:
     raw_uri = raw_table(batch.source.name, batch.entity.name, settings)
     report = EntityReport(batch.entity.name, batch.batch_id, raw_uri)
-    if batch_already_committed(raw_uri, batch.batch_id, settings):
+    batch = replace(batch, retractions=batches.retractions(raw_uri, batch.batch_id, settings))
+    if batch_already_committed(raw_uri, batch.app_id, settings):
         report.skipped_already_loaded = True
         return report
     uris, report.expected_at = landing_files(con, batch.source, batch.entity, batch.run_date, settings)
@@ -283,7 +291,7 @@ def _ingest_entity(con: duckdb.DuckDBPyConnection, batch: Batch, settings: Setti
     if not landed:
         if batch.source.kind != "files" and not report.file_errors:  # an empty window: close the batch
             empty = batch.entity.raw_schema.empty_table()
-            report.skipped_already_loaded = not append_batch(raw_uri, empty, batch.batch_id, settings)
+            report.skipped_already_loaded = not append_batch(raw_uri, empty, batch.app_id, settings)
         return report
     _landed_view(con, landed, batch.entity)
     types = landed_types(con)
@@ -295,9 +303,9 @@ def _ingest_entity(con: duckdb.DuckDBPyConnection, batch: Batch, settings: Setti
     bad = bad_records(con, batch, landed, checks)
     if bad.num_rows:
         append_batch(
-            quarantine_records(batch.source.name, settings), bad, f"quarantine/{batch.batch_id}", settings
+            quarantine_records(batch.source.name, settings), bad, f"quarantine/{batch.app_id}", settings
         )
-    if not append_batch(raw_uri, good_records(con, batch, checks, extras), batch.batch_id, settings):
+    if not append_batch(raw_uri, good_records(con, batch, checks, extras), batch.app_id, settings):
         report.skipped_already_loaded = True  # a concurrent run committed it meanwhile
         return report
     total = sum(f.read.records + f.read.rejected for f in landed)

@@ -8,10 +8,10 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
+from ingestion.batches import batch_committed, batch_id
 from ingestion.loader import ingest_source
 from ingestion.registry import Source
 from ingestion.report import IngestReport
-from lakehouse.lake import batch_already_committed
 from lakehouse.layout import quarantine_records, raw_table
 from lakehouse.settings import Settings, get_settings
 
@@ -40,12 +40,14 @@ def deliver(
 
 
 def open_entities(source: Source, run_date: date, settings: Settings) -> list[str]:
-    """The entities whose batch of `run_date` is not committed yet (a pull is needed only for those)."""
-    batch = f"{source.name}/{{}}/{run_date.isoformat()}"
+    """The entities whose batch of `run_date` is not committed yet, or was retracted (a pull is needed
+    only for those)."""
     return [
         name
         for name in source.entities
-        if not batch_already_committed(raw_table(source.name, name, settings), batch.format(name), settings)
+        if not batch_committed(
+            raw_table(source.name, name, settings), batch_id(source.name, name, run_date), settings
+        )
     ]
 
 

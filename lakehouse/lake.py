@@ -172,6 +172,44 @@ def table_rows(uri: str, settings: Settings | None = None) -> int:
     return 0 if table is None else int(table.count())
 
 
+def app_transaction_version(uri: str, app_id: str, settings: Settings | None = None) -> int | None:
+    """The version of the application transaction `app_id` in the table's log (None: never committed)."""
+    table = open_table(uri, settings)
+    return None if table is None else table.transaction_version(app_id)
+
+
+def retract_rows(
+    uri: str,
+    predicate: str,
+    metadata: dict[str, str],
+    settings: Settings | None = None,
+    app_transaction: tuple[str, int] | None = None,
+) -> int:
+    """Delete the rows matching `predicate` in one commit carrying `metadata` (and `app_transaction`);
+    returns how many were deleted.
+
+    delta-rs writes no commit for a delete that matches nothing, so then, when `app_transaction` is given,
+    an empty append records it instead: the transaction is in the log either way.
+    """
+    settings = settings or get_settings()
+    table = open_table(uri, settings)
+    if table is None:
+        raise FileNotFoundError(f"No Delta table at {uri}")
+    txns = [Transaction(*app_transaction)] if app_transaction else None
+    properties = CommitProperties(custom_metadata=metadata, app_transactions=txns)
+    deleted = int(table.delete(predicate, commit_properties=properties)["num_deleted_rows"])
+    if deleted == 0 and app_transaction:
+        empty = table.schema().to_arrow()
+        write_deltalake(
+            uri,
+            pa.schema(empty).empty_table(),
+            mode="append",
+            storage_options=settings.storage_options(),
+            commit_properties=properties,
+        )
+    return deleted
+
+
 def read_table(uri: str, settings: Settings | None = None) -> pa.Table:
     """Read a whole Delta table as Arrow (for tests and small tables; the pipeline streams through DuckDB)."""
     table = open_table(uri, settings)

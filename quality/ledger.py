@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 import pyarrow as pa
 
+from ingestion.batches import RetractReport
 from ingestion.registry import load_registry
 from ingestion.report import IngestReport
 from lakehouse.lake import open_table, replace_partition
@@ -148,7 +149,7 @@ def write_ledger(
     """Replace the ledger rows of (run_date, the report's layers) with this report's rows; returns the URI.
 
     Idempotent: a rerun for the same date and layer replaces, never appends. A scan of layer 'all' replaces
-    both layers' rows of that date.
+    both layers' rows of that date (never the `ingest` rows: drift and retractions).
     """
     layers = ("raw", "marts") if report.layer == "all" else (report.layer,)
     predicate = f"{_day(run_date)} AND layer IN ({', '.join(repr(layer) for layer in layers)})"
@@ -181,7 +182,7 @@ def write_drift(
 ) -> int:
     """Replace the ledger's schema-drift rows of `run_date` with this run's; returns how many."""
     rows = _check_rows(drift_rows(reports), run_date, run_id)
-    _replace(rows, f"{_day(run_date)} AND layer = 'ingest'", settings)
+    _replace(rows, f"{_day(run_date)} AND layer = 'ingest' AND check_type = 'schema_drift'", settings)
     return len(rows)
 
 
@@ -347,4 +348,45 @@ def write_volumes(
     tables = lake_tables(settings) if tables is None else tables
     rows = [volume_row(run_date, name, uri, settings, run_id) for name, uri in tables.items()]
     _replace(rows, f"{_day(run_date)} AND layer = 'volume'", settings)
+    return len(rows)
+
+
+def retraction_rows(report: RetractReport) -> list[CheckRow]:
+    """One ledger row per retracted batch (layer ingest, check_type retraction), its rows as the value."""
+    return [
+        CheckRow(
+            layer="ingest",
+            contract=f"ingestion/sources/{report.source}.yml",
+            dataset=f"raw_{report.source}.{r.entity}",
+            check=f"batch.retraction.{r.retracted_app_id}",
+            check_type="retraction",
+            column=None,
+            name=f"batch {r.batch_id} retracted: {report.reason}",
+            outcome="warned",
+            level="warn",
+            value=float(r.rows),
+            detail=(
+                f"{r.rows} rows removed from {r.raw_table} and {r.quarantined} quarantine records; "
+                f"delivery {r.retracted_app_id} retracted, a redelivery lands as {r.next_app_id}"
+            ),
+        )
+        for r in report.retracted
+    ]
+
+
+def write_retraction(report: RetractReport, settings: Settings | None = None) -> int:
+    """Record the retracted batches of `report` in the ledger (run date = the batch's); returns how many.
+
+    Each retraction of a batch is its own row (keyed by the retracted delivery), so a batch retracted twice
+    keeps both, and recording the same retraction again replaces its row.
+    """
+    rows = retraction_rows(report)
+    if not rows:
+        return 0
+    checks = ", ".join(f"'{r.check}'" for r in rows)
+    predicate = (
+        f"run_date = '{report.run_date.isoformat()}' AND layer = 'ingest' "
+        f"AND check_type = 'retraction' AND \"check\" IN ({checks})"
+    )
+    _replace(_check_rows(rows, report.run_date, None), predicate, settings)
     return len(rows)

@@ -7,6 +7,11 @@ A contract's dataset id `lakehouse/<schema>/<table>` is the table's one name in 
 `raw/<source>/<entity>.yml` names `lakehouse/raw_<source>/<entity>` (the Delta table raw/<source>/<entity>,
 dbt's `source('<source>', '<entity>')`); `marts/<model>.yml` names `lakehouse/main/<model>`
 (the Delta table analytics/<model>).
+
+Raw contracts judge one batch, not the history: each declares `filter: _batch_id = ${var.BATCH}` and the
+scan sets BATCH to the run date's batch `'<source>/<entity>/<date>'` (the bare soda CLI defaults it to the
+newest batch). "Key seen before" checks are `failed_rows` queries comparing the batch with earlier ones. So
+a bad batch fails its own night, and a clean later batch passes.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from typing import Any
 
 import duckdb
 
+from ingestion.batches import batch_committed, batch_id, delivery_app_id
 from lakehouse.lake import create_lake_views, duckdb_session, open_table
 from lakehouse.layout import analytics_table, raw_schema_name, raw_schema_source, raw_table
 from lakehouse.settings import TELEMETRY_OFF, Settings, get_settings
@@ -33,8 +39,11 @@ CONTRACTS_DIR = Path(__file__).resolve().parent / "contracts"
 DATA_SOURCE_NAME = "lakehouse"  # the first part of every contract's dataset id
 MARTS_SCHEMA = "main"  # dbt's models live in the catalog's default schema
 RUN_END_VARIABLE = "RUN_END"  # freshness checks measure against this instead of the wall clock
+BATCH_VARIABLE = "BATCH"  # raw contracts filter on `_batch_id = ${var.BATCH}`: the batch they judge
+BATCH_FILTER_LINE = "filter: _batch_id = ${var.BATCH}"
 
 _DATASET_LINE = re.compile(r"^dataset:\s*(\S+)\s*$", re.MULTILINE)
+_BATCH_FILTER = re.compile(r"^filter:\s*_batch_id\s*=\s*\$\{var\." + BATCH_VARIABLE + r"\}\s*$", re.MULTILINE)
 _OUTCOMES: dict[str, Outcome] = {"PASSED": "passed", "WARN": "warned", "FAILED": "failed"}
 
 
@@ -103,8 +112,9 @@ def verify_contracts(
 ) -> ScanReport:
     """Verify every contract of `layer` against the lake; freshness is measured against `run_date`.
 
-    A raw contract (`raw/<source>/…`) runs only when its source is in `sources` (all sources if None) and
-    its Delta table exists; otherwise it is listed in `ScanReport.skipped` with the reason.
+    A raw contract (`raw/<source>/…`) judges the run date's batch of its table. It runs only when its
+    source is in `sources` (all sources if None) and that batch is committed; otherwise it is listed in
+    `ScanReport.skipped` with the reason.
     With `candidates_of` (a write-audit-publish run id), a mart contract verifies that run's candidate of
     the mart instead of the published table: the audit before publishing.
     """
@@ -116,16 +126,17 @@ def verify_contracts(
     with duckdb_session(settings=settings) as con:
         for contract in contract_files(layer, contracts_dir):
             label = contract.relative_to(contracts_dir).as_posix()
-            reason = _skip_reason(contract, sources, settings)
+            reason = _skip_reason(contract, sources, run_date, settings)
             if reason:
                 skipped.append(f"{label}: {reason}")
                 continue
-            rows += _verify_contract(con, contract, label, variables, settings, candidates)
+            rows += _verify_contract(con, contract, label, variables, run_date, settings, candidates)
     return ScanReport(run_date=run_date, layer=layer, results=rows, skipped=skipped)
 
 
-def _skip_reason(contract: Path, sources: list[str] | None, settings: Settings) -> str | None:
-    """Why a raw contract does not run: its source is not selected, or its table has not landed yet."""
+def _skip_reason(contract: Path, sources: list[str] | None, run_date: date, settings: Settings) -> str | None:
+    """Why a raw contract does not run: its source is not selected, or the run date's batch of its table
+    has not landed (the ingest report says why)."""
     if contract.parent.parent.name != "raw":
         return None
     source = contract.parent.name
@@ -138,6 +149,10 @@ def _skip_reason(contract: Path, sources: list[str] | None, settings: Settings) 
     uri = raw_table(source, dataset.table, settings)
     if open_table(uri, settings) is None:
         return f"no Delta table at {uri} yet (source {source} has not landed it)"
+    batch = batch_id(source, dataset.table, run_date)
+    if not batch_committed(uri, batch, settings):
+        app = delivery_app_id(uri, batch, settings)
+        return f"no batch {batch} committed in {uri} (awaiting delivery {app}: see the ingest report)"
     return None
 
 
@@ -146,6 +161,7 @@ def _verify_contract(
     contract: Path,
     label: str,
     variables: dict[str, str],
+    run_date: date,
     settings: Settings,
     candidates: dict[str, str],
 ) -> list[CheckRow]:
@@ -158,6 +174,11 @@ def _verify_contract(
     except ValueError as exc:
         return [_ContractInfo(layer, label, contract.stem).error(str(exc))]
     base = _ContractInfo(layer, label, dataset.name)
+    if layer == "raw":
+        if not _BATCH_FILTER.search(contract.read_text()):
+            return [base.error(f"{contract} judges no batch: add the top-level line `{BATCH_FILTER_LINE}`")]
+        batch = batch_id(contract.parent.name, dataset.table, run_date)
+        variables = {**variables, BATCH_VARIABLE: f"'{batch}'"}
     try:
         create_lake_views(con, {dataset.table: uri}, schema=dataset.schema)
     except duckdb.Error as exc:

@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import pyarrow as pa
 
+from ingestion.batches import batch_id
 from ingestion.shop.schema import ORDER_STATUSES, PAYMENT_METHODS, shop_entities
 from ingestion.types import LINEAGE_FIELDS
 from lakehouse.lake import append_batch, create_lake_views, duckdb_session
@@ -69,14 +70,15 @@ def _batch(day: date, first_day: date, defects: Defects) -> dict[str, list[dict]
             "payments": payments}  # fmt: skip
 
 
-def _write_raw(settings: Settings, day: date, records: dict[str, list[dict]]) -> None:
-    batch_id = f"shop-{day.isoformat()}"
-    ingested_at = datetime.combine(day + timedelta(days=1), time(1), tzinfo=UTC)
+def write_raw(settings: Settings, day: date, records: dict[str, list[dict]]) -> None:
+    """Each entity's rows as its batch of `day`, committed the way the loader commits a first delivery."""
+    ingested_at = datetime.combine(day + timedelta(days=1), time(), tzinfo=UTC)
     for entity, rows in records.items():
+        batch = batch_id("shop", entity, day)
         schema = pa.schema(list(shop_entities()[entity].arrow_schema) + LINEAGE_FIELDS)
-        lineage = {"_batch_id": batch_id, "_ingested_at": ingested_at, "_source_file": f"{entity}.x"}
+        lineage = {"_batch_id": batch, "_ingested_at": ingested_at, "_source_file": f"{entity}.x"}
         table = pa.Table.from_pylist([{**r, **lineage} for r in rows], schema=schema)
-        append_batch(settings.uri("raw", "shop", entity), table, batch_id, settings)
+        append_batch(settings.uri("raw", "shop", entity), table, batch, settings)
 
 
 MART_SQL = {
@@ -126,6 +128,6 @@ def build_shop_lake(settings: Settings, run_date: date = RUN_DATE, **defects: in
     days = (run_date - timedelta(days=1), run_date)
     for day in days:
         batch_defects = spec if day == run_date else Defects(missing_emails=spec.missing_emails)
-        _write_raw(settings, day, _batch(day, days[0], batch_defects))
+        write_raw(settings, day, _batch(day, days[0], batch_defects))
     _write_marts(settings)
     return settings

@@ -1,0 +1,127 @@
+"""Landing batches: their ids, the delivery of a batch that lands next, and retracting a committed batch.
+
+A batch is one entity's data of one date, `<source>/<entity>/<YYYY-MM-DD>` (the `_batch_id` of its rows).
+It lands in one raw commit carrying a Delta application transaction, the batch's *app id*, which makes
+reruns append nothing. A retraction deletes the batch's rows in a commit that also records the application
+transaction `retract/<batch id>` with version n (the n-th retraction of that batch); the app id of the
+delivery after it is `<batch id>/redelivery-<n>`. The count lives in the raw table's own log, written in
+the same commit as the delete, so the loader needs no other state: it asks the table which delivery is
+next (`delivery_app_id`), lands it once, and a rerun after that appends nothing again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from lakehouse.lake import app_transaction_version, open_table, retract_rows
+from lakehouse.layout import quarantine_records, raw_table
+from lakehouse.settings import Settings, get_settings
+
+RETRACTION_PREFIX = "retract/"
+REDELIVERY_SUFFIX = "/redelivery-"
+
+
+def batch_id(source: str, entity: str, run_date: date) -> str:
+    """The id of one entity's batch of one date: the `_batch_id` of its raw rows."""
+    return f"{source}/{entity}/{run_date.isoformat()}"
+
+
+def retraction_app_id(batch: str) -> str:
+    return RETRACTION_PREFIX + batch
+
+
+def app_id(batch: str, retractions: int) -> str:
+    """The app id of the delivery that follows `retractions` retractions (the first one is the batch id)."""
+    return batch if retractions == 0 else f"{batch}{REDELIVERY_SUFFIX}{retractions}"
+
+
+def retractions(uri: str, batch: str, settings: Settings | None = None) -> int:
+    """How often `batch` was retracted from the raw table at `uri` (0 when never, or no table yet)."""
+    return app_transaction_version(uri, retraction_app_id(batch), settings) or 0
+
+
+def delivery_app_id(uri: str, batch: str, settings: Settings | None = None) -> str:
+    """The app id under which `batch` lands (or landed) now in the raw table at `uri`."""
+    return app_id(batch, retractions(uri, batch, settings))
+
+
+def batch_committed(uri: str, batch: str, settings: Settings | None = None) -> bool:
+    """True when the current delivery of `batch` is committed (not retracted since)."""
+    return app_transaction_version(uri, delivery_app_id(uri, batch, settings), settings) is not None
+
+
+@dataclass
+class Retracted:
+    """One entity's retracted batch."""
+
+    entity: str
+    batch_id: str
+    raw_table: str
+    rows: int  # raw rows removed
+    quarantined: int  # quarantine records of the batch removed
+    retracted_app_id: str
+    next_app_id: str  # the app id a corrected redelivery lands under
+
+
+@dataclass
+class RetractReport:
+    source: str
+    run_date: date
+    reason: str
+    retracted: list[Retracted] = field(default_factory=list)
+    not_committed: list[str] = field(default_factory=list)  # entities with no committed batch of the date
+
+
+def retraction_metadata(batch: str, retracted_app: str, next_app: str, reason: str) -> dict[str, str]:
+    """The commit metadata of a retraction (shown by `DeltaTable(uri).history()`)."""
+    return {
+        "lakehouse.operation": "retraction",
+        "lakehouse.batch_id": batch,
+        "lakehouse.retracted_app_id": retracted_app,
+        "lakehouse.next_app_id": next_app,
+        "lakehouse.reason": reason,
+    }
+
+
+def retract_entity(
+    source: str, entity: str, run_date: date, reason: str, settings: Settings
+) -> Retracted | None:
+    """Remove one entity's committed batch of `run_date` and reopen it; None when none is committed.
+
+    The quarantine records of the batch go first, the raw rows last: the raw commit is what reopens the
+    batch, so a failure in between leaves the batch committed and the command can be run again.
+    """
+    uri, batch = raw_table(source, entity, settings), batch_id(source, entity, run_date)
+    if open_table(uri, settings) is None or not batch_committed(uri, batch, settings):
+        return None
+    done = retractions(uri, batch, settings)
+    current, following = app_id(batch, done), app_id(batch, done + 1)
+    metadata = retraction_metadata(batch, current, following, reason)
+    quarantine = quarantine_records(source, settings)
+    quarantined = 0
+    if open_table(quarantine, settings) is not None:
+        quarantined = retract_rows(quarantine, f"batch_id = '{batch}'", metadata, settings)
+    rows = retract_rows(
+        uri, f"_batch_id = '{batch}'", metadata, settings, (retraction_app_id(batch), done + 1)
+    )
+    return Retracted(entity, batch, uri, rows, quarantined, current, following)
+
+
+def retract_batch(
+    source: str,
+    entities: list[str],
+    run_date: date,
+    reason: str,
+    settings: Settings | None = None,
+) -> RetractReport:
+    """Retract the committed batches of `run_date` of these entities of `source` (see retract_entity)."""
+    settings = settings or get_settings()
+    report = RetractReport(source, run_date, reason)
+    for entity in entities:
+        done = retract_entity(source, entity, run_date, reason, settings)
+        if done is None:
+            report.not_committed.append(entity)
+        else:
+            report.retracted.append(done)
+    return report
