@@ -12,8 +12,9 @@ import pytest
 from lakehouse.settings import PREFECT_DEFAULTS, TELEMETRY_OFF, Settings
 
 # Before any test module imports Prefect (it reads its settings once, on import): the start-up limit of its
-# temporary server that the entry points set (apply_runtime_defaults) holds for in-process tests too.
-for _key, _value in PREFECT_DEFAULTS.items():
+# temporary server and telemetry off, as the entry points set them (apply_runtime_defaults), hold for
+# in-process tests and the session's Prefect server too.
+for _key, _value in {**PREFECT_DEFAULTS, **TELEMETRY_OFF}.items():
     os.environ.setdefault(_key, _value)
 
 

@@ -31,6 +31,7 @@ LAKEHOUSE = Path(sys.executable).with_name("lakehouse")
 def cli_env(settings: Settings, prefect_api: str, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LAKEHOUSE_", "DBT_", "PREFECT_API"))}
     env.update(TELEMETRY_OFF, LAKEHOUSE_ROOT=settings.root, PREFECT_API_URL=prefect_api, COLUMNS="200")
+    env["LAKEHOUSE_CATALOG"] = str(settings.catalog_path)
     env.update(extra)
     return env
 
