@@ -1,12 +1,13 @@
 """Hardening (issue 7): secrets never reach an error or a log, bad settings and dates are usage errors
-(exit 2, one line)."""
+(exit 2, one line), and a retried ingest task reports what this run landed."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
@@ -19,6 +20,7 @@ from ingestion.shop.generator import generate_landing
 from lakehouse.dates import parse_run_date
 from lakehouse.lake import configure_s3, install_extensions, prepare_connection
 from lakehouse.settings import PROJECT_DIR, TELEMETRY_OFF, Settings
+from orchestration.summary import landings
 
 BIN = Path(sys.executable).parent
 DAY = date(2026, 11, 20)
@@ -202,3 +204,37 @@ def test_every_date_option_exits_2_with_one_line(text: str) -> None:
     _one_line_usage_error(_run(sys.executable, "-m", "orchestration.local", "trigger", "--date", text), shown)
     flow = PROJECT_DIR / "orchestration" / "flows" / "ml" / "feature_engineering_pipeline.py"
     _one_line_usage_error(_run(sys.executable, str(flow), "--date", text), shown, "--date")
+
+
+# ----- a retried ingest reports what its earlier attempt landed
+
+
+def test_a_retry_reports_the_batch_its_earlier_attempt_committed(lake_settings: Settings) -> None:
+    generate_landing(DAY, scale=0.05, settings=lake_settings)
+    orders = Path(lake_settings.uri("landing", "shop", DAY.isoformat(), "orders.jsonl"))
+    lines = orders.read_text().splitlines()
+    bad = json.loads(lines[0]) | {"order_id": "not a number"}
+    orders.write_text("\n".join([*lines, json.dumps(bad)]) + "\n")  # one record is quarantined
+    source = get_source("shop", lake_settings)
+    started = datetime.now(UTC)
+
+    first = ingest_source(source, DAY, lake_settings, landed_since=started)  # commits every batch
+    retry = ingest_source(source, DAY, lake_settings, landed_since=started)  # finds them committed
+
+    assert first.entities["orders"].rows_quarantined == 1
+    for name, landed in first.entities.items():
+        again = retry.entities[name]
+        assert landed.rows_landed > 0 and not landed.skipped_already_loaded
+        assert (again.rows_landed, again.rows_quarantined) == (landed.rows_landed, landed.rows_quarantined)
+        assert again.landed_by_earlier_attempt and not again.skipped_already_loaded
+        assert "landed by this run" in again.note
+    assert [(t.table, t.rows_landed, t.rows_quarantined) for t in landings([retry])] == [
+        (t.table, t.rows_landed, t.rows_quarantined) for t in landings([first])
+    ]
+    # a later run (or a plain rerun) of the date lands nothing and says so
+    for rerun in (
+        ingest_source(source, DAY, lake_settings, landed_since=datetime.now(UTC)),
+        ingest_source(source, DAY, lake_settings),
+    ):
+        assert all(e.skipped_already_loaded and e.rows_landed == 0 for e in rerun.entities.values())
+        assert all(t.rows_landed == 0 and "already loaded" in t.note for t in landings([rerun]))
