@@ -41,6 +41,7 @@ from ingestion.readers import (
 from ingestion.registry import Entity, Source
 from ingestion.report import MAX_RECORD_MESSAGES, EntityReport, IngestReport
 from ingestion.types import LINEAGE_FIELDS, UTC_TS
+from lakehouse.commits import committed_since
 from lakehouse.files import copy_file
 from lakehouse.lake import append_batch, batch_already_committed, duckdb_session
 from lakehouse.layout import quarantine_file, quarantine_records, raw_table
@@ -265,23 +266,55 @@ def read_landing_files(
     return landed
 
 
-def ingest_entity(con: duckdb.DuckDBPyConnection, batch: Batch, settings: Settings) -> EntityReport:
-    """Land one entity's files of the day: quarantine first, then the raw append that completes the batch."""
+def ingest_entity(
+    con: duckdb.DuckDBPyConnection, batch: Batch, settings: Settings, landed_since: datetime | None = None
+) -> EntityReport:
+    """Land one entity's files of the day: quarantine first, then the raw append that completes the batch.
+    A batch committed at or after `landed_since` (this run's start) is reported as landed by this run."""
     try:
-        return _ingest_entity(con, batch, settings)
+        return _ingest_entity(con, batch, settings, landed_since)
     finally:
         con.execute("DROP VIEW IF EXISTS landed")
         con.execute("DROP TABLE IF EXISTS checked")
         drop_temp_objects(con, "landed_")
 
 
-def _ingest_entity(con: duckdb.DuckDBPyConnection, batch: Batch, settings: Settings) -> EntityReport:
+def committed_rows(con: duckdb.DuckDBPyConnection, uri: str, where: str, batch_id: str) -> int:
+    """Rows of the Delta table at `uri` matching `where` (a condition on the batch id parameter `?`)."""
+    row = con.execute(f"SELECT count(*) FROM delta_scan({casting.literal(uri)}) WHERE {where}", [batch_id])
+    found = row.fetchone()
+    return int(found[0]) if found else 0
+
+
+def report_committed(
+    con: duckdb.DuckDBPyConnection,
+    batch: Batch,
+    report: EntityReport,
+    landed_since: datetime | None,
+    settings: Settings,
+) -> EntityReport:
+    """The report of a batch found committed: what it landed when this run committed it (an earlier attempt
+    of a retried task, after `landed_since`), else "already loaded" by an earlier run."""
+    if landed_since is None or not committed_since(report.raw_table, batch.app_id, landed_since, settings):
+        report.skipped_already_loaded = True
+        return report
+    report.landed_by_earlier_attempt = True
+    report.rows_landed = committed_rows(con, report.raw_table, "_batch_id = ?", batch.batch_id)
+    quarantine = quarantine_records(batch.source.name, settings)
+    if batch_already_committed(quarantine, f"quarantine/{batch.app_id}", settings):  # records, not files
+        where = "batch_id = ? AND record_number IS NOT NULL"
+        report.rows_quarantined = committed_rows(con, quarantine, where, batch.batch_id)
+    return report
+
+
+def _ingest_entity(
+    con: duckdb.DuckDBPyConnection, batch: Batch, settings: Settings, landed_since: datetime | None = None
+) -> EntityReport:
     raw_uri = raw_table(batch.source.name, batch.entity.name, settings)
     report = EntityReport(batch.entity.name, batch.batch_id, raw_uri)
     batch = replace(batch, retractions=batches.retractions(raw_uri, batch.batch_id, settings))
     if batch_already_committed(raw_uri, batch.app_id, settings):
-        report.skipped_already_loaded = True
-        return report
+        return report_committed(con, batch, report, landed_since, settings)
     uris, report.expected_at = landing_files(con, batch.source, batch.entity, batch.run_date, settings)
     report.files = [u.rsplit("/", 1)[-1] for u in uris]
     if not uris:
@@ -316,17 +349,25 @@ def _ingest_entity(con: duckdb.DuckDBPyConnection, batch: Batch, settings: Setti
 
 
 def ingest_source(
-    source: Source, run_date: date, settings: Settings | None = None, entities: list[str] | None = None
+    source: Source,
+    run_date: date,
+    settings: Settings | None = None,
+    entities: list[str] | None = None,
+    landed_since: datetime | None = None,
 ) -> IngestReport:
     """Land every entity (or the named ones) of `source` for `run_date`. Good data lands even when other
-    files have problems; check `report.has_problems` / `report.problems()` afterwards."""
+    files have problems; check `report.has_problems` / `report.problems()` afterwards.
+
+    `landed_since`: when this run started (its flow, before any retry); a batch found committed since then
+    was committed by this run (a retried task's earlier attempt) and its rows are reported as landed."""
     settings = settings or get_settings()
     report = IngestReport(source.name, run_date, quarantine_records(source.name, settings))
     with duckdb_session(settings=settings) as con:
         con.execute("SET TimeZone = 'UTC'")
         for entity in source.entities.values():
             if entities is None or entity.name in entities:
-                report.entities[entity.name] = ingest_entity(con, Batch(source, entity, run_date), settings)
+                batch = Batch(source, entity, run_date)
+                report.entities[entity.name] = ingest_entity(con, batch, settings, landed_since)
     return report
 
 

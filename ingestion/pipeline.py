@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from ingestion.batches import batch_committed, batch_id
@@ -71,10 +71,12 @@ def land_source(
     settings: Settings | None = None,
     generate: bool = True,
     scale: float | None = None,
+    landed_since: datetime | None = None,
 ) -> IngestReport:
     """Deliver or fetch `source`'s data of `run_date` into landing/, then land it as raw Delta tables.
 
-    A fetch failure is reported (with what to do), not raised: what already landed is kept.
+    A fetch failure is reported (with what to do), not raised: what already landed is kept. `landed_since`
+    (when the run started) makes a retry report the batches its earlier attempt committed as landed.
     """
     settings = settings or get_settings()
     try:
@@ -85,4 +87,4 @@ def land_source(
         return IngestReport.failed(
             source.name, run_date, quarantine_records(source.name, settings), f"fetch failed: {exc}"
         )
-    return ingest_source(source, run_date, settings)
+    return ingest_source(source, run_date, settings, landed_since=landed_since)

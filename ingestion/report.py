@@ -17,7 +17,8 @@ class EntityReport:
     expected_at: str = ""  # where the files were looked for (a folder/glob)
     rows_landed: int = 0
     rows_quarantined: int = 0
-    skipped_already_loaded: bool = False
+    skipped_already_loaded: bool = False  # committed by an earlier run: nothing landed now
+    landed_by_earlier_attempt: bool = False  # committed by this run before a retry: rows_landed are its rows
     file_missing: bool = False
     file_errors: dict[str, str] = field(default_factory=dict)  # file name -> why it did not land at all
     quarantined_files: list[str] = field(default_factory=list)
@@ -42,7 +43,8 @@ class EntityReport:
     @property
     def batch_open(self) -> bool:
         """Nothing was committed for this date: a (re)delivery of the files will land."""
-        return not self.skipped_already_loaded and self.rows_landed == 0 and self.rows_quarantined == 0
+        committed = self.skipped_already_loaded or self.landed_by_earlier_attempt
+        return not committed and self.rows_landed == 0 and self.rows_quarantined == 0
 
     def problems(self, run_date: date, quarantine_table: str) -> list[str]:
         rerun = f"rerun ingestion for {run_date}"
@@ -88,6 +90,8 @@ class EntityReport:
     def note(self) -> str:
         if self.skipped_already_loaded:
             return "already loaded: skipped"
+        if self.landed_by_earlier_attempt:
+            return "landed by this run: a retry found the batch committed by its earlier attempt"
         return "; ".join(filter(None, [self.file_error, *self.drift()]))
 
     def summary(self) -> str:

@@ -52,28 +52,54 @@ def install_extensions(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"LOAD {name}")
 
 
-def configure_s3(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
-    """Create a temporary (in-memory) S3 secret from the settings; nothing is written to disk."""
-    if not settings.is_s3:
-        return
-    opts = [
-        "TYPE s3",
-        f"REGION '{settings.aws_region}'",
-    ]
+def s3_secret_options(settings: Settings) -> dict[str, str | bool]:
+    """The options of DuckDB's S3 secret from the settings (values bound as parameters, never formatted into
+    SQL). Only options with a value: DuckDB aborts the database on a NULL secret parameter."""
+    options: dict[str, str | bool] = {"REGION": settings.aws_region}
     if settings.aws_access_key_id and settings.aws_secret_access_key:
-        opts += [
-            f"KEY_ID '{settings.aws_access_key_id}'",
-            f"SECRET '{settings.aws_secret_access_key.get_secret_value()}'",
-        ]
+        options["KEY_ID"] = settings.aws_access_key_id
+        options["SECRET"] = settings.aws_secret_access_key.get_secret_value()
         if settings.aws_session_token:
-            opts.append(f"SESSION_TOKEN '{settings.aws_session_token.get_secret_value()}'")
-    else:
-        opts.append("PROVIDER credential_chain")
+            options["SESSION_TOKEN"] = settings.aws_session_token.get_secret_value()
     if settings.aws_endpoint_url:
         endpoint = urlparse(settings.aws_endpoint_url)
-        opts += [f"ENDPOINT '{endpoint.netloc}'", "URL_STYLE 'path'"]
-        opts.append(f"USE_SSL {'false' if endpoint.scheme == 'http' else 'true'}")
-    con.execute(f"CREATE OR REPLACE TEMPORARY SECRET lakehouse_s3 ({', '.join(opts)})")
+        options |= {"ENDPOINT": endpoint.netloc, "URL_STYLE": "path", "USE_SSL": endpoint.scheme != "http"}
+    return options
+
+
+def _create_s3_secret(con: duckdb.DuckDBPyConnection, settings: Settings) -> str | None:
+    """Create the secret; on a DuckDB error return only the error's class name (its message may quote a
+    setting). The values live only in this frame, which has returned before anything is raised."""
+    options = s3_secret_options(settings)
+    provider = "" if "SECRET" in options else ", PROVIDER credential_chain"
+    keys = "".join(f", {key} ?" for key in options)  # fixed option names; every value is a parameter
+    try:
+        con.execute(
+            f"CREATE OR REPLACE TEMPORARY SECRET lakehouse_s3 (TYPE s3{provider}{keys})", [*options.values()]
+        )
+    except duckdb.Error as exc:
+        return type(exc).__name__
+    return None
+
+
+def configure_s3(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+    """Create a temporary (in-memory) S3 secret from the settings; nothing is written to disk.
+
+    A failure is raised without DuckDB's message and without its context: no setting value (a secret key
+    with a quote, say) can reach a log, a traceback or Prefect's database.
+    """
+    if not settings.is_s3:
+        return
+    failure = _create_s3_secret(con, settings)
+    if failure is None:
+        return
+    credentials = "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN"
+    if not settings.aws_secret_access_key:
+        credentials = f"no keys are set, so DuckDB's credential_chain provider is used ({credentials})"
+    raise RuntimeError(
+        f"DuckDB could not create its S3 secret from the settings ({failure}; DuckDB's message is withheld "
+        f"because it may quote a credential): check AWS_REGION, AWS_ENDPOINT_URL and {credentials}."
+    ) from None
 
 
 def prepare_connection(con: duckdb.DuckDBPyConnection, settings: Settings | None = None) -> None:

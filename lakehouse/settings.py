@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -39,6 +39,30 @@ PREFECT_DEFAULTS = {STARTUP_TIMEOUT: "600"}
 PREFECT_SERVER_PY = os.path.join("prefect", "server", "api", "server.py")
 EPHEMERAL_TIMED_OUT = "Timed out while attempting to connect to ephemeral Prefect API server"
 USE_A_SERVER = "or start a server once with `make ui` and `export PREFECT_API_URL=http://127.0.0.1:4200/api`"
+
+SET_ROOT = "set LAKEHOUSE_ROOT to a folder (e.g. ./lake) or to s3://bucket/prefix"
+S3_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+
+
+def check_lakehouse_root(value: str) -> str:
+    """The lake root as given, or ValueError saying what is wrong with it and what to set (never a lake at /).
+
+    Quotes are refused because the root ends up inside SQL string literals (DuckDB views, dbt models).
+    """
+    root = value.strip()
+    scheme, sep, rest = root.partition("://")
+    if not root or not root.rstrip("/"):
+        problem = "is empty" if not root else f"is {value!r}, the file system root"
+    elif any(quote in root for quote in "'\""):
+        problem = f"contains a quote ({value!r}): the lake's paths go into SQL string literals"
+    elif sep and scheme != "s3":
+        hint = " (the scheme is lower-case s3://)" if scheme.lower() == "s3" else ""
+        problem = f"is {value!r}: only local folders and s3:// are supported{hint}"
+    elif sep and not S3_BUCKET.fullmatch(rest.split("/", 1)[0]):
+        problem = f"is {value!r}: it names no valid S3 bucket (s3://<bucket>/<prefix>)"
+    else:
+        return root
+    raise ValueError(f"LAKEHOUSE_ROOT {problem}; {SET_ROOT}.")
 
 
 class Settings(BaseSettings):
@@ -75,6 +99,11 @@ class Settings(BaseSettings):
     aws_session_token: SecretStr | None = None
     aws_region: str = "us-east-1"
     aws_allow_http: bool = False
+
+    @field_validator("lakehouse_root")
+    @classmethod
+    def _valid_root(cls, value: str) -> str:
+        return check_lakehouse_root(value)
 
     @property
     def is_s3(self) -> bool:
@@ -117,6 +146,30 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """Read the settings now; call this inside functions, never at module level."""
     return Settings()
+
+
+def settings_problem(exc: ValidationError) -> str:
+    """One line naming each invalid setting (by its environment variable) and what to set; never a value
+    (pydantic's own message quotes the input, which may be a secret)."""
+    problems = []
+    for error in exc.errors(include_input=False, include_url=False):
+        name = str(error["loc"][0]).upper() if error["loc"] else "settings"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        problems.append(message if message.startswith(name) else f"{name}: {message}")
+    return "Invalid settings: " + "; ".join(problems)
+
+
+@contextmanager
+def exit_on_settings_problem() -> Iterator[None]:
+    """Around an entry point: invalid settings end the process with one line on stderr and exit code 2 (a
+    usage error: fix the environment), no traceback."""
+    try:
+        yield
+    except ValidationError as exc:
+        if exc.title != Settings.__name__:
+            raise
+        print(settings_problem(exc), file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 def apply_runtime_defaults() -> None:

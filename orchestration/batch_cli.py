@@ -6,7 +6,6 @@ reopens it for a corrected redelivery; quality.ledger.write_retraction records i
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 import typer
@@ -15,6 +14,7 @@ from rich.table import Table
 
 from ingestion.batches import RetractReport, retract_batch
 from ingestion.registry import RegistryError, Source, get_source
+from lakehouse.dates import parse_run_date
 from lakehouse.lease import LeaseHeld, run_lease
 from lakehouse.settings import get_settings
 from quality.ledger import write_retraction
@@ -69,9 +69,9 @@ def retract(
     """Remove the committed batch of a date from the raw tables and reopen it, so that the next run of
     that date lands a corrected redelivery (exactly once)."""
     try:
-        day = date.fromisoformat(run_date)
-    except ValueError:
-        raise _usage_error(f"--date {run_date!r} is not a date YYYY-MM-DD") from None
+        day = parse_run_date(run_date)
+    except ValueError as exc:
+        raise _usage_error(str(exc)) from None
     found = _source(source, entity or [])
     try:  # not while a run works on the lake
         with run_lease(f"lakehouse batch retract --source {source} --date {day}"):

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from lakehouse.settings import apply_runtime_defaults, exit_on_prefect_server_problem, get_settings
+from lakehouse.dates import parse_run_date
+from lakehouse.settings import (
+    apply_runtime_defaults,
+    exit_on_prefect_server_problem,
+    exit_on_settings_problem,
+    get_settings,
+)
 from orchestration.summary import RunSummary
 
 app = typer.Typer(help="dbt + Prefect lakehouse: Delta tables on a local folder or S3.", no_args_is_help=True)
@@ -73,6 +79,20 @@ def print_summary(summary: RunSummary) -> None:
             console.print(f"[red]✗[/] {problem}")
 
 
+def usage_error(message: str) -> NoReturn:
+    """One line on stderr and exit code 2: the command was given something it cannot use."""
+    typer.echo(f"✗ {message}", err=True)
+    raise typer.Exit(2)
+
+
+def option_date(run_date: str | None) -> date | None:
+    """The --date given (None when it was left out); a malformed or empty one is a usage error."""
+    try:
+        return None if run_date is None else parse_run_date(run_date)
+    except ValueError as exc:
+        usage_error(str(exc))
+
+
 def _check_sources(names: list[str]) -> None:
     """Exit 2 (a usage error) when the registry is invalid or names an unknown source."""
     from ingestion.registry import RegistryError, get_source, load_registry
@@ -105,10 +125,11 @@ def run(
     ] = False,
 ) -> None:
     """Run the nightly pipeline for one date and print what landed, was built and passed."""
+    day = option_date(run_date)
+    get_settings()  # invalid settings: one line and exit 2 (main), before Prefect starts and logs a traceback
     apply_runtime_defaults()
     from lakehouse.lease import LeaseHeld, run_lease
 
-    day = date.fromisoformat(run_date) if run_date else None
     _check_sources(source or [])
     try:  # the lease is taken before Prefect starts, so a busy lake is reported at once
         with run_lease(f"lakehouse run --date {day or 'today'}", wait=wait):
@@ -193,5 +214,6 @@ def main() -> None:
     """Console-script entry point: telemetry off before any tool is imported, then the commands."""
     apply_runtime_defaults()
     _mount_subcommands()
-    with exit_on_prefect_server_problem():  # a server that cannot start: one line saying what to do
+    # invalid settings or a server that cannot start: one line saying what to do, no traceback
+    with exit_on_settings_problem(), exit_on_prefect_server_problem():
         app()

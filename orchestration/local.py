@@ -29,6 +29,7 @@ from typing import Annotated, Any
 
 import typer
 
+from lakehouse.dates import parse_run_date
 from lakehouse.settings import PROJECT_DIR, TELEMETRY_OFF
 
 POOL = "lakehouse-local"
@@ -447,6 +448,11 @@ def trigger_command_cli(
     port: Port = 4200,
 ) -> None:
     """Run the nightly deployment on the local server through the worker and watch it to the end."""
+    try:
+        run_date = None if run_date is None else parse_run_date(run_date).isoformat()
+    except ValueError as exc:  # a usage error: one line, exit 2
+        typer.echo(f"✗ {exc}", err=True)
+        raise typer.Exit(2) from None
     stack = _stack(state_dir, port)
     if not is_healthy(stack):
         typer.echo(f"No Prefect server at {stack.api_url}: run `make ui` first.", err=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated
 
@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from lakehouse.dates import parse_run_date
 from quality.report import ScanReport
 
 quality_app = typer.Typer(help="Soda contracts and the quality ledger: verify, report.", no_args_is_help=True)
@@ -49,12 +50,16 @@ def scan(
     ] = None,
 ) -> None:
     """Verify the contracts; exit 1 with a message per blocking failure."""
+    try:
+        day = parse_run_date(run_date) if run_date is not None else datetime.now(UTC).date()
+    except ValueError as exc:  # a usage error: one line, exit 2
+        typer.echo(f"✗ {exc}", err=True)
+        raise typer.Exit(2) from None
     from lakehouse.settings import apply_runtime_defaults
 
     apply_runtime_defaults()  # telemetry off before Soda is imported
     from quality.scan import verify_contracts, write_ledger
 
-    day = date.fromisoformat(run_date) if run_date else datetime.now(UTC).date()
     report = verify_contracts(day, layer.value, sources=source or None)
     console = Console()
     console.print(results_table(report))
@@ -128,9 +133,9 @@ def report(
 
     console = Console()
     try:
-        day = date.fromisoformat(run_date) if run_date else latest_run_date()
-    except ValueError:
-        console.print(f"[red]✗[/] --date {run_date!r} is not a date: use YYYY-MM-DD")
+        day = parse_run_date(run_date) if run_date is not None else latest_run_date()
+    except ValueError as exc:
+        console.print(f"[red]✗[/] {exc}", soft_wrap=True)
         raise typer.Exit(2) from None
     try:
         written = write_report(day or datetime.now(UTC).date(), days, out=out)

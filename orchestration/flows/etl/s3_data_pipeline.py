@@ -7,7 +7,7 @@ exactly once, so retries and reruns are safe, and one source's failure does not 
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 from prefect import flow, task
 
@@ -23,10 +23,14 @@ class IngestionProblems(RuntimeError):
     """Files or records were quarantined, or a source failed; the message says which and what to fix."""
 
 
-# CommitFailedError from a concurrent writer is transient: the retry is exactly-once safe.
+# CommitFailedError from a concurrent writer is transient: the retry is exactly-once safe, and it reports
+# the batches its earlier attempts committed (after `started`, the flow's start) as landed by this run.
 @task(retries=3, retry_delay_seconds=[2, 5, 10], task_run_name="land-{source_name}-{run_date}")
-def land_source_task(source_name: str, run_date: date, generate: bool, scale: float | None) -> IngestReport:
-    return land_source(get_source(source_name), run_date, generate=generate, scale=scale)
+def land_source_task(
+    source_name: str, run_date: date, generate: bool, scale: float | None, started: datetime | None = None
+) -> IngestReport:
+    source = get_source(source_name)
+    return land_source(source, run_date, generate=generate, scale=scale, landed_since=started)
 
 
 def failed_report(source_name: str, run_date: date, error: BaseException | None) -> IngestReport:
@@ -46,9 +50,9 @@ def s3_data_pipeline(
     fail_on_problems: bool = True,
 ) -> list[IngestReport]:
     """Land one date's data of every registered source (or `sources`) as raw Delta tables."""
-    day = resolve_run_date(run_date)
+    day, started = resolve_run_date(run_date), datetime.now(UTC)
     names = sources or list(load_registry())
-    futures = {name: land_source_task.submit(name, day, generate, scale) for name in names}
+    futures = {name: land_source_task.submit(name, day, generate, scale, started) for name in names}
     reports = []
     for name, future in futures.items():
         future.wait()
