@@ -78,6 +78,7 @@ class RunSummary:
     problems: list[str] = field(default_factory=list)
     stopped_at: str | None = None
     published: dict[str, int] = field(default_factory=dict)  # mart -> the Delta version now published
+    publish_seconds: float | None = None  # commits + catalog pins + clean-up
     withheld_run: str | None = None  # the write-audit-publish run whose candidates were withheld
     recovered: dict[str, int] = field(default_factory=dict)  # marts a killed run's publish completed
     quality_report: str | None = None  # the HTML quality report written for the run
@@ -96,7 +97,9 @@ class RunSummary:
             done = ", ".join(f"{m} v{v}" for m, v in sorted(self.recovered.items()))
             lines.append(f"completed an interrupted publish: {done}")
         if self.published:
-            lines.append("published " + ", ".join(f"{m} v{v}" for m, v in sorted(self.published.items())))
+            versions = ", ".join(f"{m} v{v}" for m, v in sorted(self.published.items()))
+            took = f" in {self.publish_seconds:.2f} s" if self.publish_seconds is not None else ""
+            lines.append(f"published {versions}{took}")
         if self.withheld_run:
             lines.append(
                 f"WITHHELD the marts of run {self.withheld_run}: readers keep the last good versions; "

@@ -115,6 +115,7 @@ def inspect(
         )
 
 
+@quality_app.command()
 def report(
     run_date: Annotated[
         str | None,

@@ -11,6 +11,7 @@ the end with what to fix.
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 if __name__ == "__main__":  # `python orchestration/flows/nightly.py`: the script's folder, whose ml/ is
@@ -156,7 +157,9 @@ def _nightly(
     stopped_at = "marts quality gate (the marts were withheld: the last good versions stay published)"
     if not _quality_gate(summary, "marts", stopped_at=stopped_at, candidates_of=run_id):
         return _withhold(summary, run_id)
+    started = time.perf_counter()
     summary.published = {p.model: p.version for p in publish_run(run_id, day.isoformat(), settings=settings)}
+    summary.publish_seconds = time.perf_counter() - started
     _record_published(summary, run_id, summary.published)
 
     summary.feature_rows = feature_engineering_pipeline(run_date=day).customers

@@ -172,7 +172,11 @@ def test_analyst_dbt_build_reads_the_delta_tables(runs, tmp_path):
     assert "ERROR=0" in proc.stdout
     con = duckdb.connect(str(runs["settings"].catalog_path), read_only=True)
     try:
-        views = dict(con.sql("select view_name, sql from duckdb_views() where not internal").fetchall())
+        views = dict(
+            con.sql(
+                "select view_name, sql from duckdb_views() where not internal and schema_name = 'main'"
+            ).fetchall()
+        )
     finally:
         con.close()
     for mart in ("fct_orders", "dim_customers", "fct_daily_revenue"):

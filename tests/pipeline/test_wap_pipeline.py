@@ -85,59 +85,83 @@ HOLDER = textwrap.dedent(
     """
     import time
     from lakehouse.lease import try_acquire
-    try_acquire("run", "lakehouse run --date 2026-11-20", 4.0)
+    try_acquire("run", "lakehouse run --date 2026-11-20 (on another machine)", 60.0)
     print("held", flush=True)
     time.sleep(600)
     """
 )
 
 
-def test_a_second_run_exits_2_naming_the_holder_then_waits_out_a_killed_one(
-    prefect_api, lake_settings
-) -> None:
-    env = cli_env(lake_settings, prefect_api)
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER], env=env, stdout=subprocess.PIPE, text=True)
-    assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
-
-    busy = lakehouse(lake_settings, prefect_api, "run", "--date", D1.isoformat(), "--scale", "0.1")
-    assert busy.returncode == 2, busy.stdout + busy.stderr
-    assert f"pid {holder.pid}" in busy.stdout and "since" in busy.stdout and "Traceback" not in busy.stderr
-
-    holder.send_signal(signal.SIGKILL)  # the holder dies without releasing
-    holder.wait()
-    start = time.monotonic()
-    waited = lakehouse(
-        lake_settings, prefect_api, "run", "--date", D1.isoformat(), "--scale", "0.1", "--wait"
-    )
-    assert waited.returncode == 0, (waited.stdout + waited.stderr)[-5000:]
-    assert time.monotonic() - start < 900
-
-
-def test_a_run_killed_mid_build_is_completed_by_the_next(prefect_api, lake_settings) -> None:
-    env = cli_env(lake_settings, prefect_api, LAKEHOUSE_LEASE_SECONDS="5")
-    proc = subprocess.Popen(
-        [str(LAKEHOUSE), "run", "--date", D1.isoformat(), "--scale", "0.1"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+def start_run(settings: Settings, prefect_api: str, *args: str, **env: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [str(LAKEHOUSE), "run", *args], env=cli_env(settings, prefect_api, **env),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )  # fmt: skip
-    candidates = Path(lake_settings.uri("analytics", "fct_orders", "candidates"))
+
+
+def wait_for(condition, proc: subprocess.Popen[bytes], what: str) -> None:
     deadline = time.monotonic() + 900
-    while not any(candidates.glob("*/_delta_log/*.json")) and proc.poll() is None:
-        assert time.monotonic() < deadline, "the run never wrote a candidate"
+    while not condition():
+        assert proc.poll() is None, f"the run ended before {what}"
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+
+
+def candidates_written(settings: Settings, every: bool) -> bool:
+    """The run wrote its first candidate (`every`: all its marts' candidates, and has not decided yet:
+    it is auditing them)."""
+    runs = sorted(Path(settings.uri("ops", "wap")).glob("*"))
+    if not runs:
+        return False
+    written = list((runs[-1] / "candidates").glob("*.json"))
+    decided = (runs[-1] / "decision.json").exists()
+    return len(written) >= 4 and not decided if every else bool(written)
+
+
+def published_runs(settings: Settings, mart: str) -> list[str]:
+    history = DeltaTable(settings.uri("analytics", mart)).history()
+    return [h["lakehouse_wap_run"] for h in history if h.get("lakehouse_wap_run")]
+
+
+@pytest.mark.parametrize("phase", ["candidate write", "audit"])
+def test_two_runs_one_lake_and_a_run_killed_mid_way(phase: str, prefect_api, lake_settings) -> None:
+    """A second run exits 2 naming the first; the first killed with kill -9 while writing (or auditing)
+    its candidates publishes nothing; the next run waits out its lease and publishes exactly once."""
+    lease = {"LAKEHOUSE_LEASE_SECONDS": "10"}
+    first = start_run(lake_settings, prefect_api, "--date", D1.isoformat(), "--scale", "0.1", **lease)
+    leases = Path(lake_settings.uri("ops", "leases", "run"))
+    wait_for(lambda: any(leases.glob("*.json")), first, "the run took the lease")
+
+    second = lakehouse(lake_settings, prefect_api, "run", "--date", D1.isoformat(), **lease)
+    assert second.returncode == 2, second.stdout + second.stderr
+    assert f"pid {first.pid}" in second.stdout and "since" in second.stdout, second.stdout
+    assert "Traceback" not in second.stdout + second.stderr
+
+    wait_for(lambda: candidates_written(lake_settings, every=phase == "audit"), first, phase)
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait()
     assert not Path(lake_settings.uri("analytics", "fct_orders", "_delta_log")).exists()  # nothing published
 
-    rerun = lakehouse(
-        lake_settings, prefect_api, "run", "--date", D1.isoformat(), "--scale", "0.1", "--wait",
-        LAKEHOUSE_LEASE_SECONDS="5",
-    )  # fmt: skip
+    start = time.monotonic()
+    args = ("run", "--date", D1.isoformat(), "--scale", "0.1", "--wait")
+    rerun = lakehouse(lake_settings, prefect_api, *args, **lease)
     assert rerun.returncode == 0, (rerun.stdout + rerun.stderr)[-5000:]
+    assert time.monotonic() - start < 900
     for mart in MARTS:
-        runs = [
-            h.get("lakehouse_wap_run") for h in DeltaTable(lake_settings.uri("analytics", mart)).history()
-        ]
-        assert len([r for r in runs if r]) == 1, mart  # published exactly once
-    assert [p.name for p in candidates.iterdir()] == [
-        h["lakehouse_wap_run"] for h in DeltaTable(lake_settings.uri("analytics", "fct_orders")).history(1)
-    ]  # the killed run's candidate was discarded; the published one's files are the table's
+        assert len(published_runs(lake_settings, mart)) == 1, mart  # published exactly once
+    kept = sorted(p.name for p in Path(lake_settings.uri("analytics", "fct_orders", "candidates")).iterdir())
+    assert kept == published_runs(lake_settings, "fct_orders")  # the killed run's candidates were discarded
+
+
+def test_a_run_on_a_busy_s3_lake_exits_2_naming_the_holder(prefect_api, s3_settings) -> None:
+    """Two machines, one S3 lake, each with its own catalog: the lease is in the lake, not the catalog."""
+    env = cli_env(s3_settings, prefect_api)  # the AWS_* variables of the moto bucket are inherited
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER], env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        other_catalog = {"LAKEHOUSE_CATALOG": str(Path(s3_settings.catalog_path).parent / "other.duckdb")}
+        busy = lakehouse(s3_settings, prefect_api, "run", "--date", D1.isoformat(), **other_catalog)
+        assert busy.returncode == 2, busy.stdout + busy.stderr
+        assert f"pid {holder.pid}" in busy.stdout and "on another machine" in busy.stdout
+    finally:
+        holder.kill()
