@@ -148,7 +148,7 @@ def merged_state_sql(model_sql: str, location: str, base_version: int, unique_ke
     if not unique_key:
         raise ValueError("A merge needs a unique_key: set config(unique_key=...) on the model.")
     match = " and ".join(f'published."{k}" = model_rows."{k}"' for k in unique_key)
-    table = f"delta_scan('{_sql_text(location)}', version => {int(base_version)})"
+    table = version_scan(location, base_version)
     return (
         f"with model_rows as materialized (\n{model_sql}\n)\n"
         f"select published.* from {table} as published\n"
@@ -159,6 +159,11 @@ def merged_state_sql(model_sql: str, location: str, base_version: int, unique_ke
 
 def _sql_text(value: str) -> str:
     return value.replace("'", "''")
+
+
+def version_scan(location: str, version: int) -> str:
+    """DuckDB's read of one version of the Delta table at `location`."""
+    return f"delta_scan('{_sql_text(location)}', version => {int(version)})"
 
 
 def write_candidate(
@@ -293,10 +298,8 @@ def pin_views(con: duckdb.DuckDBPyConnection, published: Iterable[tuple[str, str
     try:
         for schema, model, location, version in published:
             con.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-            con.execute(
-                f'CREATE OR REPLACE VIEW "{schema}"."{model}" AS SELECT * FROM '
-                f"delta_scan('{_sql_text(location)}', version => {int(version)})"
-            )
+            scan = version_scan(location, version)
+            con.execute(f'CREATE OR REPLACE VIEW "{schema}"."{model}" AS SELECT * FROM {scan}')
             staging = candidate_schema(schema)  # what ref() reads in the next build, until it rebuilds
             con.execute(f'CREATE SCHEMA IF NOT EXISTS "{staging}"')
             con.execute(f'CREATE OR REPLACE VIEW "{staging}"."{model}" AS SELECT * FROM "{schema}"."{model}"')
@@ -319,8 +322,8 @@ def publish_run(
     decision = read_decision(run_id, settings)
     if decision is None or decision.decision not in ("publish", "published"):
         decision = write_decision(RunDecision(run_id=run_id, decision="publish", run_date=run_date), settings)
-    published = [_publish_timed(c, settings) for c in run_candidates(run_id, settings)]
     candidates = {c.model: c for c in run_candidates(run_id, settings)}
+    published = [_publish_timed(c, settings) for c in candidates.values()]
     views = [(candidates[p.model].schema, p.model, p.location, p.version) for p in published]
     _with_catalog(con, settings, lambda c: pin_views(c, views))
     decision.decision = "published"

@@ -15,7 +15,7 @@ import duckdb
 
 from lakehouse.lake import open_table
 from lakehouse.settings import Settings
-from lakehouse.wap import Candidate, merged_state_sql, write_candidate
+from lakehouse.wap import Candidate, merged_state_sql, version_scan, write_candidate
 
 WriteMode = Literal["overwrite", "append", "merge"]
 WRITE_MODES: tuple[str, ...] = ("overwrite", "append", "merge")
@@ -84,7 +84,7 @@ def _merge_metrics(
     con: duckdb.DuckDBPyConnection, staged: str, location: str, base: int, unique_key: Sequence[str]
 ) -> dict[str, int]:
     match = " and ".join(f'p."{k}" = s."{k}"' for k in unique_key)
-    published = f"delta_scan('{location.replace(chr(39), chr(39) * 2)}', version => {int(base)})"
+    published = version_scan(location, base)
     row = con.execute(
         f"select count(*), count(*) filter (where exists (select 1 from {published} p where {match})) "
         f"from {staged} s"
