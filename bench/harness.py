@@ -31,6 +31,7 @@ class Night:
     tree_peak_mb: float
     time_max_rss_mb: float
     counts: dict[str, int] = field(default_factory=dict)
+    load: float = 0.0  # 1-minute load average at the start of the run
 
 
 def lake_env(lake: Path, prefect_home: Path) -> dict[str, str]:
@@ -94,7 +95,9 @@ def _checked(m: Measurement, what: str, log: Path) -> Measurement:
 def _night(m: Measurement, stages: dict[str, float], inner: float, counts: dict[str, int]) -> Night:
     seconds = {"startup": round(m.seconds - inner, 3)} | {s: stages.get(s, 0.0) for s in STAGES}
     seconds["other"] = round(inner - sum(stages.get(s, 0.0) for s in STAGES), 3)
-    return Night(seconds, round(m.seconds, 3), round(m.tree_peak_mb), round(m.time_max_rss_mb), counts)
+    return Night(
+        seconds, round(m.seconds, 3), round(m.tree_peak_mb), round(m.time_max_rss_mb), counts, m.load
+    )
 
 
 def run_project(lake: Path, day: date, work: Path, log: Path, full_refresh: bool = False) -> Night:

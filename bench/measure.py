@@ -26,6 +26,11 @@ class Measurement:
     time_max_rss_mb: float  # /usr/bin/time -v "Maximum resident set size" (one process)
     returncode: int
     output: str  # the command's stdout and stderr (without /usr/bin/time's report)
+    load: float = 0.0  # the 1-minute load average when the command started
+
+
+def load_average() -> float:
+    return float(Path("/proc/loadavg").read_text().split()[0])
 
 
 def _parents() -> dict[int, int]:
@@ -71,6 +76,7 @@ def measure(
 ) -> Measurement:
     """Run `command` under /usr/bin/time -v, sampling its tree's RSS every `every` seconds."""
     report = log.with_suffix(".time")
+    load = load_average()
     started = time.perf_counter()
     with log.open("w") as out:
         proc = subprocess.Popen(
@@ -83,4 +89,5 @@ def measure(
         done.set()
         sampler.join()
     seconds = time.perf_counter() - started
-    return Measurement(seconds, peak[0] / 2**20, max_rss_mb(report.read_text()), returncode, log.read_text())
+    rss = max_rss_mb(report.read_text())
+    return Measurement(seconds, peak[0] / 2**20, rss, returncode, log.read_text(), load)

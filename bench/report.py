@@ -15,7 +15,7 @@ LABELS = {
     "marts_gate": "marts gate (contracts on the candidates)",
     "publish": "publish (commit candidates, catalog views)",
     "features": "features",
-    "other": "other (recovery, ledger, HTML report)",
+    "other": "other (project: recovery, ledger, report; floor: session set-up)",
 }
 
 
@@ -47,6 +47,8 @@ def scale_table(r: ScaleResult) -> str:
         pm = statistics.median(getattr(n, attr) for n in r.project)
         fm = statistics.median(getattr(n, attr) for n in r.floor)
         lines.append(f"| {label} | {pm:.0f} | {fm:.0f} | {ratio(pm, fm)} |")
+    loads = ", ".join(f"{n.load:.1f}" for n in [*r.project, *r.floor])
+    lines += ["", f"Load average (1 min) at the start of each run (project runs, then floor runs): {loads}"]
     return "\n".join(lines) + "\n"
 
 
@@ -78,4 +80,6 @@ def series_table(s: SeriesResult) -> str:
     )
     peak = max(n.tree_peak_mb for n in [*s.project, fr])
     lines.append(f"- peak RSS of the project's process tree over the series: {peak:.0f} MB")
+    loads = ", ".join(f"{n.load:.1f}" for n in [*s.project, fr])
+    lines.append(f"- load average (1 min) at the start of each project night: {loads}")
     return "\n".join(lines) + "\n"
