@@ -14,7 +14,7 @@ export DO_NOT_TRACK ?= 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS ?= false
 export SODA_CORE_TELEMETRY_ENABLED ?= false
 
-.PHONY: install run test unit lint format docs clean help
+.PHONY: install run test unit lint format docs bench clean help
 .PHONY: ui ui-stop ui-status ui-trigger chromium system-tools
 
 help:
@@ -23,6 +23,7 @@ help:
 	@echo "make unit   - fast tests only (no moto/Prefect servers, no full pipeline)"
 	@echo "make lint   - ruff + mypy"
 	@echo "make docs   - dbt docs generate on the local lake"
+	@echo "make bench  - the project against its floor at BENCH_SCALES, then BENCH_NIGHTS nights (docs/BENCHMARKS.md)"
 	@echo "make ui     - Prefect server + UI on 127.0.0.1:4200, the *-local deployments and a worker (UI_PORT=N)"
 	@echo "make ui-trigger - run the nightly deployment through the worker and watch it (DATE=YYYY-MM-DD)"
 	@echo "make ui-stop    - stop the server and the worker that make ui started (make ui-status: are they up?)"
@@ -58,8 +59,21 @@ unit: install
 docs: install
 	cd dbt_project && ../$(BIN)/dbt docs generate
 
+# Not part of `make test`: the project and its floor (bench/README.md) on the same generated data, medians of
+# BENCH_RUNS runs per scale, then an incremental series of BENCH_NIGHTS nights and a full refresh.
+BENCH_SCALES ?= 200 2000
+BENCH_RUNS ?= 3
+BENCH_NIGHTS ?= 7
+BENCH_SERIES_SCALE ?=
+BENCH_WORK ?= .bench
+BENCH_OUT ?= $(BENCH_WORK)/results.md
+
+bench: install
+	$(BIN)/python -m bench --scales $(BENCH_SCALES) --runs $(BENCH_RUNS) --nights $(BENCH_NIGHTS) \
+		$(if $(BENCH_SERIES_SCALE),--series-scale $(BENCH_SERIES_SCALE)) --work $(BENCH_WORK) --out $(BENCH_OUT)
+
 clean:
-	rm -rf lake .lakehouse dbt_project/target dbt_project/logs .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .bench lake .lakehouse dbt_project/target dbt_project/logs .pytest_cache .mypy_cache .ruff_cache
 
 # checkov pins its own boto3, so it lives in a locked environment of its own (tools/checkov/uv.lock).
 tools/checkov/.venv/.installed: tools/checkov/pyproject.toml tools/checkov/uv.lock

@@ -11,6 +11,7 @@ Zones under the lake root (a local folder or s3://bucket/prefix):
     quality/ledger                     the quality ledger (Delta)
     quality/reports/<date>.html        the static HTML quality report of a run date
     ops/<name>                         operational state (incremental windows of API and database sources)
+    ops/runs/<date>/<run id>.json      the nightly run's summary (stage seconds, counts, outcome)
 
 The catalog name of a raw table is `raw_<source>.<entity>` in DuckDB, dbt (`source('<source>', '<entity>')`)
 and Soda (`lakehouse/raw_<source>/<entity>`).
@@ -80,3 +81,8 @@ def quality_report(run_date: date, settings: Settings | None = None) -> str:
 
 def ops_table(*parts: str, settings: Settings | None = None) -> str:
     return _uri(settings, "ops", *parts)
+
+
+def run_summary_file(run_date: date, run_id: str, settings: Settings | None = None) -> str:
+    """The JSON summary of one nightly run (what landed, passed, was published; seconds per stage)."""
+    return _uri(settings, "ops", "runs", run_date.isoformat(), f"{run_id}.json")

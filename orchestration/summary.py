@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from datetime import date
+import json
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime
 from typing import Any
 
 from ingestion.report import IngestReport
@@ -82,6 +85,29 @@ class RunSummary:
     withheld_run: str | None = None  # the write-audit-publish run whose candidates were withheld
     recovered: dict[str, int] = field(default_factory=dict)  # marts a killed run's publish completed
     quality_report: str | None = None  # the HTML quality report written for the run
+    run_id: str | None = None  # the run's id (its write-audit-publish run once dbt has started)
+    stage_seconds: dict[str, float] = field(default_factory=dict)  # stage -> wall seconds, in run order
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    seconds: float | None = None  # wall seconds of the whole flow, once its summary is written
+
+    @contextmanager
+    def timed(self, stage: str) -> Iterator[None]:
+        """Record the wall seconds of the block as `stage` (also when it raises)."""
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.stage_seconds[stage] = round(time.perf_counter() - started, 3)
+
+    def to_json(self) -> str:
+        """The summary as JSON (dates as ISO strings); failing-row samples stay in the nodes' `sample`."""
+        if self.seconds is None:
+            self.seconds = round((datetime.now(UTC) - self.started_at).total_seconds(), 3)
+        data = asdict(self)
+        if data["dbt"]:
+            data["dbt"].pop("samples")
+        data["ok"] = self.ok
+        return json.dumps(data, default=str, indent=2)
 
     @property
     def ok(self) -> bool:

@@ -11,7 +11,6 @@ the end with what to fix.
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 if __name__ == "__main__":  # `python orchestration/flows/nightly.py`: the script's folder, whose ml/ is
@@ -23,6 +22,8 @@ from typing import Literal
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 
+from lakehouse.files import write_text
+from lakehouse.layout import run_summary_file
 from lakehouse.lease import run_lease
 from lakehouse.settings import get_settings
 from lakehouse.transform import DbtBuildFailed
@@ -47,9 +48,11 @@ class PipelineFailed(RuntimeError):
 
 def _publish(summary: RunSummary) -> RunSummary:
     try:  # the night's volumes and the HTML quality report, on every outcome of the run
-        summary.quality_report = quality_report(run_date=summary.run_date).uri
+        with summary.timed("report"):
+            summary.quality_report = quality_report(run_date=summary.run_date).uri
     except Exception as exc:
         summary.problems.append(f"the quality report could not be written: {type(exc).__name__}: {exc}")
+    _write_summary(summary)
     create_markdown_artifact(
         key="lakehouse-run-summary",
         markdown=summary.to_markdown(),
@@ -60,6 +63,16 @@ def _publish(summary: RunSummary) -> RunSummary:
     return summary
 
 
+def _write_summary(summary: RunSummary) -> None:
+    """The summary as JSON under ops/runs/ (the bench and `lakehouse status` read it); never fails the run."""
+    settings = get_settings()
+    summary.run_id = summary.run_id or new_run_id()
+    try:
+        write_text(run_summary_file(summary.run_date, summary.run_id, settings), summary.to_json(), settings)
+    except Exception as exc:
+        summary.problems.append(f"the run summary could not be written: {type(exc).__name__}: {exc}")
+
+
 def _quality_gate(
     summary: RunSummary,
     layer: Literal["raw", "marts"],
@@ -68,13 +81,14 @@ def _quality_gate(
     candidates_of: str | None = None,
 ) -> bool:
     """Verify one layer's contracts into the summary; on a blocking failure record it and return False."""
-    report = data_quality_monitor(
-        run_date=summary.run_date,
-        layer=layer,
-        fail_on_blocking=False,
-        sources=sources,
-        candidates_of=candidates_of,
-    )
+    with summary.timed(f"{layer}_gate"):
+        report = data_quality_monitor(
+            run_date=summary.run_date,
+            layer=layer,
+            fail_on_blocking=False,
+            sources=sources,
+            candidates_of=candidates_of,
+        )
     summary.quality.append(QualityCounts.from_outcomes(layer, report.outcome_counts()))
     if not report.blocking_failures:
         return True
@@ -133,9 +147,10 @@ def _nightly(
     summary = RunSummary(run_date=day, lake_root=settings.root, catalog=str(settings.catalog_path))
     summary.recovered = {p.model: p.version for p in recover(settings)}
 
-    reports = s3_data_pipeline(
-        run_date=day, scale=scale, generate=generate, sources=sources, fail_on_problems=False
-    )
+    with summary.timed("ingest"):
+        reports = s3_data_pipeline(
+            run_date=day, scale=scale, generate=generate, sources=sources, fail_on_problems=False
+        )
     summary.landed = landings(reports)
     summary.problems += [p for r in reports for p in r.problems()]
     write_drift(reports, day)
@@ -143,9 +158,10 @@ def _nightly(
     if not _quality_gate(summary, "raw", "raw quality gate (marts were not rebuilt)", sources):
         return _publish(summary)
 
-    run_id = new_run_id()
+    run_id = summary.run_id = new_run_id()
     try:
-        summary.dbt = dbt_transform(run_date=day, full_refresh=full_refresh, select=select, run_id=run_id)
+        with summary.timed("dbt"):
+            summary.dbt = dbt_transform(run_date=day, full_refresh=full_refresh, select=select, run_id=run_id)
     except DbtBuildFailed as exc:
         summary.dbt = exc.summary
         summary.problems.append(str(exc))
@@ -157,12 +173,15 @@ def _nightly(
     stopped_at = "marts quality gate (the marts were withheld: the last good versions stay published)"
     if not _quality_gate(summary, "marts", stopped_at=stopped_at, candidates_of=run_id):
         return _withhold(summary, run_id)
-    started = time.perf_counter()
-    summary.published = {p.model: p.version for p in publish_run(run_id, day.isoformat(), settings=settings)}
-    summary.publish_seconds = time.perf_counter() - started
+    with summary.timed("publish"):
+        summary.published = {
+            p.model: p.version for p in publish_run(run_id, day.isoformat(), settings=settings)
+        }
+    summary.publish_seconds = summary.stage_seconds["publish"]
     _record_published(summary, run_id, summary.published)
 
-    summary.feature_rows = feature_engineering_pipeline(run_date=day).customers
+    with summary.timed("features"):
+        summary.feature_rows = feature_engineering_pipeline(run_date=day).customers
     return _publish(summary)
 
 

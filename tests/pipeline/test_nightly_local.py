@@ -205,3 +205,20 @@ def test_soda_cli_one_liner_passes_on_the_pipeline_lake(runs, contract):
         timeout=300,
     )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+
+
+def test_each_run_writes_its_summary_with_stage_seconds_into_the_lake(runs):
+    """ops/runs/<date>/<run id>.json: the bench and `lakehouse status` read the run's stage times there."""
+    import json
+
+    from lakehouse.layout import run_summary_file
+
+    for state in runs["states"]:
+        summary = state.result()
+        path = Path(run_summary_file(summary.run_date, summary.run_id, runs["settings"]))
+        data = json.loads(path.read_text())
+        assert data["ok"] is True and data["run_id"] == summary.run_id
+        stages = ["ingest", "raw_gate", "dbt", "marts_gate", "publish", "features", "report"]
+        assert list(data["stage_seconds"]) == stages
+        assert all(seconds >= 0 for seconds in data["stage_seconds"].values())
+        assert data["seconds"] >= sum(data["stage_seconds"].values()) - 0.01

@@ -1,0 +1,51 @@
+"""A smoke run of `make bench` at a tiny scale: the harness makes complete tables (no timing assertions)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from bench.harness import bench_scale, bench_series, compile_project
+from bench.report import LABELS, scale_table, series_table
+
+pytestmark = pytest.mark.integration
+
+NUMBER = r"\d+\.\d\d"
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory):
+    work = tmp_path_factory.mktemp("bench")
+    return work, compile_project(work)
+
+
+def test_scale_table_has_every_stage_with_both_columns_and_ratios(work):
+    path, manifest = work
+    result = bench_scale(0.05, 1, path, manifest)
+    table = scale_table(result)
+    for label in [*LABELS.values(), "**whole night**"]:
+        row = next(line for line in table.splitlines() if line.startswith(f"| {label} |"))
+        cells = [c.strip().strip("*") for c in row.strip("|").split("|")]
+        assert re.fullmatch(NUMBER, cells[1]) and re.fullmatch(NUMBER, cells[2]), row
+    for stage in ("ingest", "raw_gate", "dbt", "marts_gate", "publish", "features"):
+        assert re.search(rf"\| {re.escape(LABELS[stage])} \| {NUMBER} \| {NUMBER} \| \d+\.\dx \|", table), (
+            stage
+        )
+    assert re.search(
+        r"\| \*\*whole night\*\* \| \*\*[\d.]+\*\* \| \*\*[\d.]+\*\* \| \*\*\d+\.\dx\*\* \|", table
+    )
+    assert re.search(r"\| peak RSS of the process tree, MB \| [1-9]\d* \| [1-9]\d* \|", table)
+    # Both sides did the night's work: the same rows landed, the floor's data tests found nothing to fail.
+    assert result.project[0].counts["rows_landed"] == result.floor[0].counts["rows_landed"] > 0
+    assert result.floor[0].counts["tests_failed"] == 0 and result.floor[0].counts["feature_rows"] > 0
+
+
+def test_series_table_has_each_night_the_growth_and_the_full_refresh(work):
+    path, manifest = work
+    table = series_table(bench_series(0.05, 2, path, manifest))
+    assert re.search(rf"\| 1 \| 2026-11-01 \| {NUMBER} \| {NUMBER} \| {NUMBER} \| {NUMBER} \|", table)
+    assert re.search(rf"\| 2 \| 2026-11-02 \| {NUMBER} \| {NUMBER} \| {NUMBER} \| {NUMBER} \|", table)
+    assert re.search(rf"\| full refresh \| 2026-11-02 \| {NUMBER} \| {NUMBER} \|", table)
+    assert re.search(r"growth, night 2 vs night 2: dbt \d+\.\dx, night \d+\.\dx", table)
+    assert re.search(r"full refresh vs incremental night 2: dbt \d+\.\dx, night \d+\.\dx", table)
