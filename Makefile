@@ -51,7 +51,7 @@ format: install
 	$(BIN)/ruff check --fix .
 
 test: install tools/checkov/.venv/.installed system-tools lint
-	$(BIN)/pytest
+	$(BIN)/pytest --durations=25
 
 unit: install
 	$(BIN)/pytest -m "not integration"

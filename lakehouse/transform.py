@@ -7,12 +7,14 @@ outside a flow it runs plain dbt, so the same function serves the CLI, the flows
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import yaml
 
@@ -64,19 +66,37 @@ class DbtSummary:
         return not self.failures
 
 
+def dbt_run_vars(run_date: date, run_id: str | None = None) -> dict[str, Any]:
+    """The values that change from run to run: the logical date and, with `run_id`, the write-audit-publish
+    run whose candidates the build writes (it leaves publishing to the caller)."""
+    variables: dict[str, Any] = {"run_date": run_date.isoformat()}
+    if run_id:
+        variables |= {"wap_run_id": run_id, "wap_publish": False}
+    return variables
+
+
+def dbt_run_env(variables: dict[str, Any]) -> dict[str, str]:
+    """The run's values as the env vars macros/run_var.sql reads while executing (LAKEHOUSE_DBT_<NAME>).
+    Passed this way, not as --vars, they leave dbt's partial parse (target/partial_parse.msgpack) valid:
+    any change of --vars makes dbt parse the whole project again."""
+    return {f"LAKEHOUSE_DBT_{name.upper()}": json.dumps(v) if isinstance(v, bool) else str(v)
+            for name, v in variables.items()}  # fmt: skip
+
+
 def dbt_build_args(
     run_date: date,
     full_refresh: bool = False,
     select: str | None = None,
     skip_sources: Iterable[str] = (),
     run_id: str | None = None,
+    vars_in_env: bool = False,
 ) -> list[str]:
     """`dbt build` arguments; every `<source>.<table>` in `skip_sources` is excluded with its descendants.
-    With `run_id`, the build writes that run's candidates and leaves publishing to the caller."""
-    variables: dict[str, Any] = {"run_date": run_date.isoformat()}
-    if run_id:
-        variables |= {"wap_run_id": run_id, "wap_publish": False}
-    args = ["build", "--vars", json.dumps(variables)]
+    With `run_id`, the build writes that run's candidates and leaves publishing to the caller. With
+    `vars_in_env` the run's values are left out: the caller sets dbt_run_env(...) instead."""
+    args = ["build"]
+    if not vars_in_env:
+        args += ["--vars", json.dumps(dbt_run_vars(run_date, run_id))]
     if full_refresh:
         args.append("--full-refresh")
     if select:
@@ -213,10 +233,10 @@ def run_dbt_build(
         settings=PrefectDbtSettings(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR),
         raise_on_failure=False,
     )
+    args = dbt_build_args(run_date, full_refresh, select, skip_sources=missing, vars_in_env=True)
     try:
-        result = runner.invoke(
-            dbt_build_args(run_date, full_refresh, select, skip_sources=missing, run_id=run_id)
-        )
+        with mock.patch.dict(os.environ, dbt_run_env(dbt_run_vars(run_date, run_id))):  # restored after
+            result = runner.invoke(args)
     finally:
         close_dbt_duckdb()  # dbt-duckdb keeps the catalog open in-process; Soda and analysts open it next
     if result.exception is not None and result.result is None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from datetime import date
 from typing import Annotated, NoReturn
 
@@ -131,12 +133,31 @@ def run(
     from lakehouse.lease import LeaseHeld, run_lease
 
     _check_sources(source or [])
+    if url := use_running_local_server():
+        console.print(f"Prefect: the local server of `make ui` at {url} (its UI shows this run)")
     try:  # the lease is taken before Prefect starts, so a busy lake is reported at once
         with run_lease(f"lakehouse run --date {day or 'today'}", wait=wait):
             _run_nightly(day, scale, full_refresh, generate, source or None, select)
     except LeaseHeld as busy:
         console.print(f"[red]✗[/] {busy}", soft_wrap=True)
         raise typer.Exit(2) from None
+
+
+def use_running_local_server() -> str | None:
+    """Point Prefect at this checkout's `make ui` server when it is up and PREFECT_API_URL is not set: the run
+    then starts nothing (Prefect's temporary server costs 20 s to minutes on a busy machine) and shows in that
+    UI. Returns the URL used; None when Prefect keeps its own choice (PREFECT_API_URL or the temporary
+    server)."""
+    from orchestration.local import running_api_url
+
+    if os.environ.get("PREFECT_API_URL") or (url := running_api_url()) is None:
+        return None
+    os.environ["PREFECT_API_URL"] = url
+    if "prefect.context" in sys.modules:  # Prefect reads its settings on import: make it read them again
+        from prefect.context import refresh_global_settings_context
+
+        refresh_global_settings_context()
+    return url
 
 
 def _run_nightly(

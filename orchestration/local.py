@@ -192,7 +192,12 @@ def _spawn(stack: LocalStack, name: str, args: list[str]) -> int:
             start_new_session=True,
         )
     info = process(proc.pid)
-    record = {"pid": proc.pid, "started": info.started if info else "", "command": ["prefect", *args]}
+    record = {
+        "pid": proc.pid,
+        "started": info.started if info else "",
+        "command": ["prefect", *args],
+        "api_url": stack.api_url,  # lets `lakehouse run` find this server (running_api_url)
+    }
     stack.pid_file(name).write_text(json.dumps(record) + "\n")
     return proc.pid
 
@@ -242,6 +247,20 @@ def is_healthy(stack: LocalStack) -> bool:
         return _http_json(f"{stack.api_url}/health", timeout=2) is True
     except (OSError, ValueError):
         return False
+
+
+def running_api_url(stack: LocalStack | None = None) -> str | None:
+    """The API URL of the server `up` started for this checkout when it is still that process and healthy,
+    else None: `lakehouse run` uses it instead of starting Prefect's temporary server."""
+    stack = stack or LocalStack()
+    record = _read_pid_file(stack.pid_file("server"))
+    if record is None or not record.get("api_url") or running_pid(stack, "server") is None:
+        return None
+    url = str(record["api_url"])
+    try:
+        return url if _http_json(f"{url}/health", timeout=2) is True else None
+    except (OSError, ValueError):
+        return None
 
 
 def port_in_use(host: str, port: int) -> bool:

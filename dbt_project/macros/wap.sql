@@ -37,7 +37,7 @@
 
 {% macro wap_run_id() -%}
     {#- One id per build: the pipeline's, or the invocation's start time + id (sortable). -#}
-    {%- set run_id = var('wap_run_id', none) -%}
+    {%- set run_id = run_var('wap_run_id') -%}
     {%- if not run_id -%}
         {%- set run_id = run_started_at.strftime('%Y%m%dT%H%M%S') ~ '-' ~ invocation_id[:8] -%}
     {%- endif -%}
@@ -65,7 +65,7 @@
 
 
 {% macro wap_publish_on_run_end(results) -%}
-    {%- if not execute or not var('wap_publish', true) -%}
+    {%- if not execute or run_var('wap_publish', true) | string | lower == 'false' -%}
         {{ return('') }}
     {%- endif -%}
     {%- set built = [] -%}
@@ -84,7 +84,7 @@
     {%- endif -%}
     {%- set action = 'withhold' if failed else 'publish' -%}
     {%- do adapter.store_relation('lakehouse', api.Relation.create(identifier='wap'), [], '', 'wap', {
-        'action': action, 'run_id': wap_run_id(), 'run_date': var('run_date', none), 'failures': failed}) -%}
+        'action': action, 'run_id': wap_run_id(), 'run_date': run_var('run_date'), 'failures': failed}) -%}
     {%- if failed -%}
         {{ log("Write-audit-publish: " ~ built | length ~ " candidate(s) WITHHELD (the last good versions stay "
             ~ "published): " ~ failed | join('; '), info=True) }}

@@ -3,6 +3,9 @@ keys resolving, quantities in a sane range — each caught by its dbt test on a 
 
 Staging tests judge only the run's batches when run_date is given: the bad night fails, the next clean night
 passes with the bad batch still in the raw history, and a build without run_date judges the whole history.
+Night 1 passes run_date as an analyst does (--vars), nights 2 and 3 as the pipeline does
+(LAKEHOUSE_DBT_RUN_DATE, macros/run_var.sql): from night 3 on dbt reuses its saved parse, and each night is
+still judged on its own date.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from shop_batches import BATCHES, DAY1, DAY2, batch_id, entity_table, load_batch
 
 from lakehouse.lake import append_batch
 from lakehouse.settings import DBT_PROJECT_DIR, Settings
+from lakehouse.transform import dbt_run_env, dbt_run_vars
 
 DAY3 = date(2024, 3, 3)
 FUTURE = date(2030, 1, 1)
@@ -68,6 +72,7 @@ class Build:
     returncode: int
     output: str
     results: dict[str, str]  # check name (see check_name) -> status
+    reused_parse: bool  # dbt parsed nothing again: target/partial_parse.msgpack was valid as saved
 
 
 def append(settings: Settings, run_date: date, extra: dict[str, list[tuple[Any, ...]]]) -> None:
@@ -78,14 +83,20 @@ def append(settings: Settings, run_date: date, extra: dict[str, list[tuple[Any, 
         append_batch(settings.uri("raw", "shop", entity), table, batch_id(entity, run_date), settings)
 
 
-def build(lake: DbtLake, run_date: date | None) -> Build:
-    """`dbt build` (passing or not) and the status of every test it ran."""
+def build(lake: DbtLake, run_date: date | None, as_pipeline: bool = False) -> Build:
+    """`dbt build` (passing or not) and the status of every test it ran; `as_pipeline` passes run_date in the
+    environment as lakehouse.transform.run_dbt_build does, else as --vars."""
     args = ["build", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
-    if run_date:
+    env = lake.env()
+    if run_date and as_pipeline:
+        env.update(dbt_run_env(dbt_run_vars(run_date)))
+    elif run_date:
         args += ["--vars", json.dumps({"run_date": run_date.isoformat()})]
     results_file = lake.work_dir / "target" / "run_results.json"
     results_file.unlink(missing_ok=True)  # never read an earlier build's results
-    proc = subprocess.run([str(DBT), *args], env=lake.env(), capture_output=True, text=True, timeout=600)
+    log_file = lake.work_dir / "logs" / "dbt.log"
+    log_file.unlink(missing_ok=True)
+    proc = subprocess.run([str(DBT), *args], env=env, capture_output=True, text=True, timeout=600)
     assert results_file.exists(), (
         f"dbt ran nothing ({proc.returncode}):\n{(proc.stdout + proc.stderr)[-4000:]}"
     )
@@ -95,7 +106,9 @@ def build(lake: DbtLake, run_date: date | None) -> Build:
         for r in run_results["results"]
         if r["unique_id"].startswith("test.")
     }
-    return Build(proc.returncode, proc.stdout + proc.stderr, results)
+    log = log_file.read_text()
+    reused = "Partial parsing enabled" in log and "Unable to do partial parsing" not in log
+    return Build(proc.returncode, proc.stdout + proc.stderr, results, reused)
 
 
 def failed(result: Build) -> set[str]:
@@ -115,9 +128,9 @@ def nights(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Build]:
     load_batch(DAY1, lake.settings)
     nights = {"day1": build(lake, DAY1)}
     append(lake.settings, DAY2, BAD_DAY2)
-    nights["day2"] = build(lake, DAY2)
+    nights["day2"] = build(lake, DAY2, as_pipeline=True)
     append(lake.settings, DAY3, CLEAN_DAY3)
-    nights["day3"] = build(lake, DAY3)
+    nights["day3"] = build(lake, DAY3, as_pipeline=True)
     nights["whole_history"] = build(lake, None)
     return nights
 
@@ -140,6 +153,14 @@ def test_a_bad_batch_blocks_only_its_own_night(nights: dict[str, Build]) -> None
     day3 = nights["day3"]  # day 2's bad rows are still in the raw history
     assert day3.returncode == 0, day3.output[-4000:]
     assert not failed(day3)
+
+
+def test_the_pipelines_run_date_keeps_the_saved_parse(nights: dict[str, Build]) -> None:
+    assert not nights["day2"].reused_parse  # night 1 passed --vars: a change of --vars is a full parse
+    # the run_date changed from night 2 to 3 and is gone in the analyst's build, yet dbt parsed nothing again
+    # (and each night's checks above still judged its own batches: nothing of a date was baked into the parse)
+    assert nights["day3"].reused_parse, nights["day3"].output[-2000:]
+    assert nights["whole_history"].reused_parse
 
 
 def test_without_run_date_the_whole_history_is_judged(nights: dict[str, Build]) -> None:

@@ -16,7 +16,13 @@ from shop_batches import DAY1, load_batch
 
 from lakehouse.layout import raw_table
 from lakehouse.settings import Settings
-from lakehouse.transform import dbt_build_args, delta_source_paths, missing_delta_sources
+from lakehouse.transform import (
+    dbt_build_args,
+    dbt_run_env,
+    dbt_run_vars,
+    delta_source_paths,
+    missing_delta_sources,
+)
 
 SHOP_TABLES = ("customers", "products", "orders", "order_items", "payments")
 # the models that read raw payments (directly or through other models), and some that do not
@@ -62,6 +68,16 @@ def test_build_args_exclude_skipped_sources_and_keep_the_users_select() -> None:
         "source:shop.payments+",
     ]
     assert "--exclude" not in dbt_build_args(date(2024, 3, 1))
+
+
+def test_the_pipeline_passes_the_runs_values_in_the_environment_not_as_vars() -> None:
+    # a change of --vars makes dbt parse the whole project again; these env vars are read only at execution
+    assert dbt_build_args(date(2024, 3, 1), run_id="r1", vars_in_env=True) == ["build"]
+    assert dbt_run_env(dbt_run_vars(date(2024, 3, 1), run_id="r1")) == {
+        "LAKEHOUSE_DBT_RUN_DATE": "2024-03-01",
+        "LAKEHOUSE_DBT_WAP_RUN_ID": "r1",
+        "LAKEHOUSE_DBT_WAP_PUBLISH": "false",
+    }
 
 
 def test_plain_dbt_skips_the_missing_source_and_builds_the_rest(tmp_path) -> None:

@@ -4,12 +4,20 @@ Prefect worker needs a second one), children in the process group, and a PID fil
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
 import pytest
 
-from orchestration.local import LocalStack, group_members, process, running_pid, stop_process
+from orchestration.local import (
+    LocalStack,
+    group_members,
+    process,
+    running_api_url,
+    running_pid,
+    stop_process,
+)
 
 # Exits on the n-th SIGTERM (0: never) after starting a child in its process group.
 STUBBORN = """
@@ -71,3 +79,27 @@ def test_a_reused_pid_is_not_ours_to_stop(stack):
 
 def test_no_pid_file_means_nothing_to_stop(stack):
     assert stop_process(stack, "worker") == "worker: not running"
+
+
+def _record_server(stack: LocalStack, pid: int, api_url: str, started: str | None = None) -> None:
+    info = process(pid)
+    assert info is not None
+    record = {"pid": pid, "started": started or info.started, "api_url": api_url}
+    stack.pid_file("server").write_text(json.dumps(record))
+
+
+def test_lakehouse_run_uses_only_a_live_healthy_server_of_ours(stack, httpserver):
+    """`lakehouse run` reuses `make ui`'s server only when its PID file names a live process and the API
+    answers /health; otherwise it keeps Prefect's temporary server (None)."""
+    url = httpserver.url_for("/api").rstrip("/")
+    assert running_api_url(stack) is None  # no PID file
+    _record_server(stack, os.getpid(), url)
+    httpserver.expect_request("/api/health").respond_with_json(False)
+    assert running_api_url(stack) is None  # up but not healthy
+    httpserver.clear()
+    httpserver.expect_request("/api/health").respond_with_json(True)
+    assert running_api_url(stack) == url
+    _record_server(stack, os.getpid(), url, started="some earlier process")
+    assert running_api_url(stack) is None  # the PID was reused: not our server
+    _record_server(stack, os.getpid(), "http://127.0.0.1:1/api")
+    assert running_api_url(stack) is None  # nothing listens there

@@ -29,6 +29,7 @@ from orchestration.local import (
     is_healthy,
     port_in_use,
     process,
+    running_api_url,
     running_pid,
     trigger_command,
     up,
@@ -106,6 +107,10 @@ def test_up_again_starts_nothing(stack):
     assert all(pids.values())
     assert up(stack) is False
     assert {name: running_pid(stack, name) for name in pids} == pids
+
+
+def test_lakehouse_run_finds_the_running_server(stack):
+    assert running_api_url(stack) == stack.api_url  # `lakehouse run` then starts no temporary server
 
 
 def test_local_deployments_are_registered(stack):
@@ -198,4 +203,5 @@ def test_stop_leaves_nothing_running(stack):
         assert (info is None or not info.alive) and not group_members(pid), f"process group {pid} still runs"
     assert not stack.pid_file("server").exists() and not stack.pid_file("worker").exists()
     assert not port_in_use(stack.host, stack.port) and not is_healthy(stack)
+    assert running_api_url(stack) is None
     assert down(stack) == ["worker: not running", "server: not running"]
