@@ -12,9 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import UTC, date, datetime
 from graphlib import TopologicalSorter
 from pathlib import Path
@@ -30,6 +28,7 @@ from ingestion.registry import Entity, Source, load_registry
 from lakehouse.lake import duckdb_session
 from lakehouse.layout import analytics_table, landing_file, raw_table
 from lakehouse.settings import Settings, get_settings
+from lakehouse.timing import timed_into
 
 RUN_DATE_SENTINEL = "9999-12-31"  # the run_date the project is compiled with, replaced by the night's
 READERS = {"csv": "read_csv", "jsonl": "read_json", "json": "read_json", "parquet": "read_parquet"}
@@ -40,13 +39,8 @@ class Stages:
         self.seconds: dict[str, float] = {}
         self.counts: dict[str, int] = {}
 
-    @contextmanager
-    def timed(self, stage: str) -> Iterator[None]:
-        started = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.seconds[stage] = round(time.perf_counter() - started, 3)
+    def timed(self, stage: str) -> AbstractContextManager[None]:
+        return timed_into(self.seconds, stage)
 
 
 def land_entity(

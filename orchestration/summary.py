@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
 from ingestion.report import IngestReport
+from lakehouse.timing import timed_into
 from lakehouse.transform import DbtSummary
 
 
@@ -90,14 +90,9 @@ class RunSummary:
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     seconds: float | None = None  # wall seconds of the whole flow, once its summary is written
 
-    @contextmanager
-    def timed(self, stage: str) -> Iterator[None]:
+    def timed(self, stage: str) -> AbstractContextManager[None]:
         """Record the wall seconds of the block as `stage` (also when it raises)."""
-        started = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.stage_seconds[stage] = round(time.perf_counter() - started, 3)
+        return timed_into(self.stage_seconds, stage)
 
     def to_json(self) -> str:
         """The summary as JSON (dates as ISO strings); failing-row samples stay in the nodes' `sample`."""
