@@ -103,9 +103,21 @@ def configure_s3(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
 
 
 def prepare_connection(con: duckdb.DuckDBPyConnection, settings: Settings | None = None) -> None:
-    """Make an open DuckDB connection able to read and write the lake."""
+    """Make an open DuckDB connection able to read and write the lake, within the stack's memory limit
+    (past it, DuckDB spills to the spill folder)."""
+    settings = settings or get_settings()
     install_extensions(con)
-    configure_s3(con, settings or get_settings())
+    configure_s3(con, settings)
+    limit_memory(con, settings)
+
+
+def limit_memory(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+    """DuckDB's memory_limit and temp_directory from the settings (LAKEHOUSE_DUCKDB_MEMORY_LIMIT,
+    LAKEHOUSE_SPILL_DIR)."""
+    spill = settings.spill_dir
+    spill.mkdir(parents=True, exist_ok=True)
+    con.execute("SET memory_limit = ?", [settings.lakehouse_duckdb_memory_limit.strip()])
+    con.execute("SET temp_directory = ?", [str(spill)])
 
 
 @contextmanager

@@ -86,3 +86,8 @@ def ops_table(*parts: str, settings: Settings | None = None) -> str:
 def run_summary_file(run_date: date, run_id: str, settings: Settings | None = None) -> str:
     """The JSON summary of one nightly run (what landed, passed, was published; seconds per stage)."""
     return _uri(settings, "ops", "runs", run_date.isoformat(), f"{run_id}.json")
+
+
+def full_refresh_requests(settings: Settings | None = None) -> str:
+    """Requests that the next run rebuild the marts in full (e.g. after a batch retraction), one file each."""
+    return _uri(settings, "ops", "full-refresh")

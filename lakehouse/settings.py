@@ -92,6 +92,21 @@ class Settings(BaseSettings):
         "kill -9 blocks others at most this long; a live holder renews it every third of it.",
     )
     lakehouse_scale: float = 1.0
+    lakehouse_duckdb_memory_limit: str = Field(
+        default="2GB",
+        pattern=r"^\s*\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$",
+        description="DuckDB's memory_limit for every connection the stack opens (dbt's, the loader's, the "
+        "gates'): past it DuckDB spills to lakehouse_spill_dir instead of growing.",
+    )
+    lakehouse_spill_dir: Path | None = Field(
+        default=None,
+        description="Where DuckDB and delta-rs merges spill (default: <tmp>/lakehouse-spill).",
+    )
+    lakehouse_merge_memory_bytes: int = Field(
+        default=1 << 30,
+        gt=0,
+        description="Memory of a Delta MERGE (delta-rs/DataFusion) before it spills to disk.",
+    )
 
     aws_endpoint_url: str | None = None
     aws_access_key_id: str | None = None
@@ -116,6 +131,12 @@ class Settings(BaseSettings):
     def uri(self, *parts: str) -> str:
         """URI of a path under the lake root, e.g. uri('raw', 'shop', 'orders')."""
         return "/".join([self.root, *(p.strip("/") for p in parts)])
+
+    @property
+    def spill_dir(self) -> Path:
+        import tempfile
+
+        return self.lakehouse_spill_dir or Path(tempfile.gettempdir()) / "lakehouse-spill"
 
     @property
     def catalog_path(self) -> Path:

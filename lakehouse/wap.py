@@ -1,14 +1,18 @@
 """Write-audit-publish of the Delta tables dbt builds: candidates readers cannot see, published together.
 
-A model's run writes a **candidate**: a Delta table of the model's new full state (or, for an append model,
-its new rows) at `<table>/candidates/<run_id>`, inside the table's folder but outside its log, so no reader of
-the table sees it. dbt's `ref()` and tests read the candidate through the catalog view
-`<schema>_candidate.<model>` (macros/wap.sql); the Soda marts gate reads it too. Then the run decides:
+A model's run writes a **candidate**: a Delta table at `<table>/candidates/<run_id>`, inside the table's
+folder but outside its log, so no reader of the table sees it. It holds the model's new full state
+(overwrite), its new rows (append), or the rows a merge changes (merge: new and updated keys only, so an
+incremental night writes what changed, not the table). dbt's `ref()` and tests read the table's state after
+publishing through the catalog view `<schema>_candidate.<model>` (macros/wap.sql; for a merge, the published
+rows with other keys plus the changed rows: `audited_state_sql`); the Soda marts gate reads the same. Then the
+run decides:
 
 - **publish** (every blocking check passed): the decision is written first (`ops/wap/<run_id>/decision.json`),
-  then each candidate's data files are committed to its table with `create_write_transaction` and the
-  application transaction `lakehouse-wap-<run_id>`, so a publish interrupted by kill -9 is completed by the
-  next run exactly once; finally the catalog's published views are re-pinned to the new versions in one
+  then each candidate is committed to its table with the application transaction `lakehouse-wap-<run_id>`
+  (its data files with `create_write_transaction`; a merge's changed rows by a delta-rs MERGE, which rewrites
+  only the files holding those keys), so a publish interrupted by kill -9 is completed by the next run
+  exactly once; finally the catalog's published views are re-pinned to the new versions in one
   DuckDB transaction, so catalog readers switch all marts together.
 - **withhold** (a blocking check failed): nothing is committed; the candidates stay for inspection (with the
   failing checks and sample rows in the decision file) until a later successful run removes them.
@@ -32,14 +36,15 @@ from deltalake.transaction import AddAction, RemoveAction
 
 from lakehouse.files import delete_tree, list_dirs, list_files, read_text, write_text
 from lakehouse.lake import open_table
-from lakehouse.layout import ops_table
+from lakehouse.layout import full_refresh_requests, ops_table
 from lakehouse.settings import Settings, get_settings
 
 CANDIDATES_FOLDER = "candidates"
 CANDIDATE_SCHEMA_SUFFIX = "_candidate"
 APP_ID_PREFIX = "lakehouse-wap-"
+WATERMARK_KEY = "lakehouse_batches"  # commit metadata: the raw batch ids a model's version covers
 
-PublishMode = Literal["overwrite", "append"]
+PublishMode = Literal["overwrite", "append", "merge"]
 Decision = Literal["publish", "published", "withheld", "discarded"]
 
 
@@ -55,9 +60,10 @@ class Candidate:
     schema: str  # the catalog schema of its published view
     location: str  # the Delta table readers read
     run_id: str
-    mode: PublishMode  # overwrite: the candidate is the table's new state; append: rows to add
+    mode: PublishMode  # overwrite: the table's new state; append: rows to add; merge: rows to upsert
     base_version: int | None  # the table version it was computed from (None: no table yet)
     partition_by: tuple[str, ...] = ()
+    unique_key: tuple[str, ...] = ()  # a merge's key
     rows: int = 0
     commit_metadata: Mapping[str, str] = field(default_factory=dict)
 
@@ -72,6 +78,7 @@ class Candidate:
     def to_json(self) -> str:
         data = asdict(self)
         data["partition_by"] = list(self.partition_by)
+        data["unique_key"] = list(self.unique_key)
         data["commit_metadata"] = dict(self.commit_metadata)
         return json.dumps(data, sort_keys=True)
 
@@ -79,6 +86,7 @@ class Candidate:
     def from_json(cls, text: str) -> Candidate:
         data = json.loads(text)
         data["partition_by"] = tuple(data.get("partition_by") or ())
+        data["unique_key"] = tuple(data.get("unique_key") or ())
         return cls(**data)
 
 
@@ -142,19 +150,29 @@ def _decision_file(run_id: str, settings: Settings) -> str:
 # ---------- write
 
 
-def merged_state_sql(model_sql: str, location: str, base_version: int, unique_key: Sequence[str]) -> str:
-    """The table's state after merging the model's rows on `unique_key`: the published rows whose key the
-    model does not produce, plus the model's rows (new columns are added, as MERGE with schema merge)."""
+def merged_state_sql(changes_sql: str, published_sql: str, unique_key: Sequence[str]) -> str:
+    """The table's state after merging the changed rows on `unique_key`: the published rows whose key the
+    changes do not hold, plus the changed rows (new columns are added, as MERGE with schema merge).
+    `changes_sql` and `published_sql` are relations (a table, a view or a parenthesised query)."""
     if not unique_key:
         raise ValueError("A merge needs a unique_key: set config(unique_key=...) on the model.")
-    match = " and ".join(f'published."{k}" = model_rows."{k}"' for k in unique_key)
-    table = version_scan(location, base_version)
+    match = " and ".join(f'published."{k}" = changed."{k}"' for k in unique_key)
     return (
-        f"with model_rows as materialized (\n{model_sql}\n)\n"
-        f"select published.* from {table} as published\n"
-        f"where not exists (select 1 from model_rows where {match})\n"
-        f"union all by name\nselect * from model_rows"
+        f"select published.* from {published_sql} as published\n"
+        f"where not exists (select 1 from {changes_sql} as changed where {match})\n"
+        f"union all by name\nselect * from {changes_sql}"
     )
+
+
+def audited_state_sql(candidate: Candidate) -> str:
+    """A query of what readers will see of the candidate's table once it is published (for a merge: the
+    published version it was computed from with the changed rows merged in; an append candidate is audited
+    as the rows it adds)."""
+    changes = f"delta_scan('{_sql_text(candidate.uri)}')"
+    if candidate.mode != "merge" or candidate.base_version is None:
+        return f"select * from {changes}"
+    published = version_scan(candidate.location, candidate.base_version)
+    return merged_state_sql(changes, published, candidate.unique_key)
 
 
 def _sql_text(value: str) -> str:
@@ -251,6 +269,46 @@ def publish_candidate(candidate: Candidate, settings: Settings | None = None) ->
             f"{candidate.location} is at version {table.version()}, but the candidate of run "
             f"{candidate.run_id} was computed from version {candidate.base_version}: rerun the build."
         )
+    commit = CommitProperties(
+        app_transactions=[Transaction(candidate.app_id, 1)],
+        custom_metadata={**candidate.commit_metadata, "lakehouse_wap_run": candidate.run_id},
+    )
+    if candidate.mode == "merge":
+        _merge_candidate(table, candidate, commit, settings)
+    else:
+        _commit_candidate_files(table, candidate, schema, commit, settings)
+    return _version_of_transaction(DeltaTable(candidate.location, storage_options=options), candidate.app_id)
+
+
+def _merge_candidate(
+    table: DeltaTable, candidate: Candidate, commit: CommitProperties, settings: Settings
+) -> None:
+    """Upsert the candidate's rows on its unique key: delta-rs rewrites only the files holding those keys
+    (spilling to disk past LAKEHOUSE_MERGE_MEMORY_BYTES), in one commit carrying the run's transaction."""
+    if not candidate.unique_key:
+        raise ValueError(f"merge candidate {candidate.uri} has no unique_key")
+    changes = DeltaTable(candidate.uri, storage_options=settings.storage_options())
+    predicate = " AND ".join(f"target.`{k}` = source.`{k}`" for k in candidate.unique_key)
+    (
+        table.merge(
+            changes.to_pyarrow_dataset().scanner().to_reader(),
+            predicate,
+            source_alias="source",
+            target_alias="target",
+            merge_schema=True,
+            max_spill_size=settings.lakehouse_merge_memory_bytes,
+            commit_properties=commit,
+        )
+        .when_matched_update_all()
+        .when_not_matched_insert_all()
+        .execute()
+    )
+
+
+def _commit_candidate_files(
+    table: DeltaTable, candidate: Candidate, schema: Any, commit: CommitProperties, settings: Settings
+) -> None:
+    """Commit the candidate's data files, as its own log lists them with their stats, to the table."""
     prefix = f"{CANDIDATES_FOLDER}/{candidate.run_id}/"
     actions: list[AddAction | RemoveAction] = [
         AddAction(
@@ -263,17 +321,10 @@ def publish_candidate(candidate: Candidate, settings: Settings | None = None) ->
         )
         for add in _candidate_adds(candidate, settings)
     ]
+    mode: Literal["overwrite", "append"] = "append" if candidate.mode == "append" else "overwrite"
     table.create_write_transaction(
-        actions,
-        candidate.mode,
-        schema,
-        partition_by=list(candidate.partition_by) or None,
-        commit_properties=CommitProperties(
-            app_transactions=[Transaction(candidate.app_id, 1)],
-            custom_metadata={**candidate.commit_metadata, "lakehouse_wap_run": candidate.run_id},
-        ),
+        actions, mode, schema, partition_by=list(candidate.partition_by) or None, commit_properties=commit
     )
-    return _version_of_transaction(DeltaTable(candidate.location, storage_options=options), candidate.app_id)
 
 
 def _unchanged_since(table: DeltaTable, base_version: int | None) -> bool:
@@ -329,8 +380,9 @@ def publish_run(
     decision.decision = "published"
     decision.versions = {p.model: p.version for p in published}
     write_decision(decision, settings)
-    for candidate in candidates.values():
-        delete_tree(f"{candidate.uri}/_delta_log", settings)  # its data files now belong to the table
+    for candidate in candidates.values():  # a committed candidate's data files now belong to the table;
+        # a merge wrote its own files, so its candidate is removed whole
+        delete_tree(candidate.uri if candidate.mode == "merge" else f"{candidate.uri}/_delta_log", settings)
     discard_unpublished(settings, keep=run_id)
     return published
 
@@ -431,10 +483,44 @@ def restore_table(
         raise FileNotFoundError(f"No Delta table at {location}")
     if not 0 <= version <= table.version():
         raise ValueError(f"{location} has versions 0..{table.version()}; there is no version {version}")
-    table.restore(
-        version,
-        commit_properties=CommitProperties(custom_metadata={"lakehouse_restore": str(version)}),
-    )
+    metadata = {"lakehouse_restore": str(version)}
+    watermark = watermark_at(table, version)
+    if watermark is not None:  # the batches the restored contents cover (dbt_project/macros/watermark.sql)
+        metadata[WATERMARK_KEY] = watermark
+    table.restore(version, commit_properties=CommitProperties(custom_metadata=metadata))
     new_version = int(DeltaTable(location, storage_options=settings.storage_options()).version())
     _with_catalog(None, settings, lambda c: pin_views(c, [(schema, model, location, new_version)]))
     return new_version
+
+
+def watermark_at(table: DeltaTable, version: int) -> str | None:
+    """The batch watermark (`lakehouse_batches`, a JSON list) of the table's contents at `version`: that of
+    the newest commit up to it which records one."""
+    for entry in table.history():
+        if int(entry["version"]) <= version and WATERMARK_KEY in entry:
+            return str(entry[WATERMARK_KEY])
+    return None
+
+
+# ---------- full refresh after a retraction
+
+
+def request_full_refresh(reason: str, settings: Settings | None = None) -> None:
+    """Ask the next `lakehouse run` to rebuild the marts in full. Incremental models merge only batches
+    whose id they have not merged; a retracted batch redelivered under the same id would be missed, and a
+    retracted batch's rows would stay in the marts, so a retraction asks for this."""
+    settings = settings or get_settings()
+    write_text(f"{full_refresh_requests(settings)}/{new_run_id()}.txt", reason, settings)
+
+
+def pending_full_refresh(settings: Settings | None = None) -> list[str]:
+    """The reasons of the full refreshes asked for and not yet done (oldest first)."""
+    settings = settings or get_settings()
+    texts = [read_text(path, settings) for path in list_files(full_refresh_requests(settings), settings)]
+    return [text for text in texts if text]
+
+
+def full_refresh_done(settings: Settings | None = None) -> None:
+    """The marts were rebuilt in full and published: the requests are answered."""
+    settings = settings or get_settings()
+    delete_tree(full_refresh_requests(settings), settings)

@@ -17,6 +17,7 @@ from ingestion.registry import RegistryError, Source, get_source
 from lakehouse.dates import parse_run_date
 from lakehouse.lease import LeaseHeld, run_lease
 from lakehouse.settings import get_settings
+from lakehouse.wap import request_full_refresh
 from quality.ledger import write_retraction
 
 batch_app = typer.Typer(help="Landing batches: retract a committed bad batch.", no_args_is_help=True)
@@ -87,8 +88,11 @@ def retract(
         )
         raise typer.Exit(1)
     write_retraction(report)
+    entities = ", ".join(r.entity for r in report.retracted)
+    request_full_refresh(f"batch {source}/{day} retracted ({entities}): {reason}", get_settings())
     print_retraction(report)
     console.print(
         f"Deliver the corrected data for {day} (a files source: into its landing folder), then run "
-        f"`lakehouse run --date {day} --source {source}`."
+        f"`lakehouse run --date {day} --source {source}`. That run rebuilds the marts in full "
+        "(--full-refresh), so no retracted row stays in them."
     )

@@ -29,7 +29,7 @@ from ingestion.batches import batch_committed, batch_id, delivery_app_id
 from lakehouse.lake import create_lake_views, duckdb_session, open_table
 from lakehouse.layout import analytics_table, raw_schema_name, raw_schema_source, raw_table
 from lakehouse.settings import TELEMETRY_OFF, Settings, get_settings
-from lakehouse.wap import run_candidates
+from lakehouse.wap import audited_state_sql, run_candidates
 from quality.ledger import write_ledger
 from quality.report import CheckRow, Layer, Level, Outcome, ScanReport
 
@@ -92,9 +92,12 @@ def lake_uri(dataset: DatasetId, settings: Settings) -> str:
 
 
 def mart_candidates(run_id: str, settings: Settings) -> dict[str, str]:
-    """model -> the Delta URI of its candidate in write-audit-publish run `run_id` (whole-state candidates;
-    an append candidate is audited as the rows it adds)."""
-    return {c.model: c.uri for c in run_candidates(run_id, settings) if c.schema == MARTS_SCHEMA}
+    """model -> a query of its table as write-audit-publish run `run_id` would publish it (a merge
+    candidate merged into the version it was computed from; an append candidate is audited as the rows it
+    adds)."""
+    return {
+        c.model: audited_state_sql(c) for c in run_candidates(run_id, settings) if c.schema == MARTS_SCHEMA
+    }
 
 
 def run_end(run_date: date) -> str:
@@ -169,8 +172,7 @@ def _verify_contract(
     try:
         dataset = _checked_dataset_id(contract, layer)
         uri = lake_uri(dataset, settings)
-        if dataset.schema == MARTS_SCHEMA:
-            uri = candidates.get(dataset.table, uri)
+        candidate = candidates.get(dataset.table) if dataset.schema == MARTS_SCHEMA else None
     except ValueError as exc:
         return [_ContractInfo(layer, label, contract.stem).error(str(exc))]
     base = _ContractInfo(layer, label, dataset.name)
@@ -180,7 +182,11 @@ def _verify_contract(
         batch = batch_id(contract.parent.name, dataset.table, run_date)
         variables = {**variables, BATCH_VARIABLE: f"'{batch}'"}
     try:
-        create_lake_views(con, {dataset.table: uri}, schema=dataset.schema)
+        if candidate is None:
+            create_lake_views(con, {dataset.table: uri}, schema=dataset.schema)
+        else:
+            con.execute(f'CREATE SCHEMA IF NOT EXISTS "{dataset.schema}"')
+            con.execute(f'CREATE OR REPLACE VIEW "{dataset.schema}"."{dataset.table}" AS {candidate}')
     except duckdb.Error as exc:
         return [base.error(f"cannot read the Delta table at {uri} (has the pipeline run?): {exc}")]
     try:

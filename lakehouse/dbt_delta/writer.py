@@ -15,11 +15,12 @@ import duckdb
 
 from lakehouse.lake import open_table
 from lakehouse.settings import Settings
-from lakehouse.wap import Candidate, merged_state_sql, version_scan, write_candidate
+from lakehouse.wap import Candidate, PublishMode, version_scan, write_candidate
 
 WriteMode = Literal["overwrite", "append", "merge"]
 WRITE_MODES: tuple[str, ...] = ("overwrite", "append", "merge")
 ARROW_BATCH_ROWS = 128_000
+_publish_modes: dict[str, PublishMode] = {"overwrite": "overwrite", "append": "append", "merge": "merge"}
 
 
 def write_model_candidate(
@@ -35,9 +36,10 @@ def write_model_candidate(
 
     - overwrite: the candidate replaces contents and schema (a full refresh may add, drop or retype columns);
     - append: the candidate's rows are added (new columns merged into the schema);
-    - merge: the candidate is the table's state after updating rows matching `unique_key` and inserting the
-      others (published as an overwrite of that state); on a table that does not exist yet, the result.
-      A merge whose model returns no rows changes nothing: no candidate is written (returns None).
+    - merge: the candidate holds the model's rows, to update the rows matching `unique_key` and insert the
+      others when published (a delta-rs MERGE: only the files holding those keys are rewritten); on a table
+      that does not exist yet, the result is the table. A merge whose model returns no rows changes nothing:
+      no candidate is written (returns None).
     """
     if mode not in WRITE_MODES:
         raise ValueError(f"Unknown Delta write mode {mode!r}; expected one of {WRITE_MODES}")
@@ -45,37 +47,31 @@ def write_model_candidate(
         raise ValueError("A merge needs a unique_key: set config(unique_key=...) on the model.")
     table = open_table(candidate.location, settings)
     base = None if table is None else int(table.version())
-    publish_mode: Literal["overwrite", "append"] = (
-        "append" if mode == "append" and base is not None else "overwrite"
-    )
-    candidate = replace(candidate, mode=publish_mode, base_version=base)
-    if mode != "merge" or base is None:
+    publish_mode: PublishMode = "overwrite" if base is None else _publish_modes[mode]
+    candidate = replace(candidate, mode=publish_mode, base_version=base, unique_key=tuple(unique_key))
+    if publish_mode != "merge":
         return write_candidate(candidate, con.sql(sql).to_arrow_reader(ARROW_BATCH_ROWS), settings)
-    return _write_merged(con, sql, candidate, base, unique_key, settings)
+    return _write_changes(con, sql, candidate, settings)
 
 
-def _write_merged(
-    con: duckdb.DuckDBPyConnection,
-    sql: str,
-    candidate: Candidate,
-    base: int,
-    unique_key: Sequence[str],
-    settings: Settings,
+def _write_changes(
+    con: duckdb.DuckDBPyConnection, sql: str, candidate: Candidate, settings: Settings
 ) -> Candidate | None:
-    """The merge's model rows are computed once (a temporary table), counted for the commit's metrics,
-    then merged with the published rows into the candidate."""
+    """A merge's candidate: the model's rows (computed once, in a temporary table that spills to disk when
+    large), with the counts of updated and inserted keys in its commit metadata."""
     staged = f'"lakehouse_merge_{candidate.model}"'
     con.execute(f"CREATE OR REPLACE TEMPORARY TABLE {staged} AS {sql}")
     try:
-        metrics = _merge_metrics(con, staged, candidate.location, base, unique_key)
+        base = candidate.base_version if candidate.base_version is not None else -1
+        metrics = _merge_metrics(con, staged, candidate.location, base, candidate.unique_key)
         if metrics["merge_source_rows"] == 0:
             return None
-        merged = merged_state_sql(f"select * from {staged}", candidate.location, base, unique_key)
         candidate = replace(
             candidate,
             commit_metadata={**candidate.commit_metadata, **{k: str(v) for k, v in metrics.items()}},
         )
-        return write_candidate(candidate, con.sql(merged).to_arrow_reader(ARROW_BATCH_ROWS), settings)
+        reader = con.sql(f"select * from {staged}").to_arrow_reader(ARROW_BATCH_ROWS)
+        return write_candidate(candidate, reader, settings)
     finally:
         con.execute(f"DROP TABLE IF EXISTS {staged}")
 

@@ -27,7 +27,15 @@ from lakehouse.layout import run_summary_file
 from lakehouse.lease import run_lease
 from lakehouse.settings import get_settings
 from lakehouse.transform import DbtBuildFailed
-from lakehouse.wap import new_run_id, publish_run, recover, run_candidates, withhold_run
+from lakehouse.wap import (
+    full_refresh_done,
+    new_run_id,
+    pending_full_refresh,
+    publish_run,
+    recover,
+    run_candidates,
+    withhold_run,
+)
 from orchestration.flows.common import resolve_run_date, run_flow_cli
 from orchestration.flows.etl.s3_data_pipeline import s3_data_pipeline
 from orchestration.flows.ml.feature_engineering_pipeline import feature_engineering_pipeline
@@ -158,6 +166,10 @@ def _nightly(
     if not _quality_gate(summary, "raw", "raw quality gate (marts were not rebuilt)", sources):
         return _publish(summary)
 
+    requested = pending_full_refresh(settings)
+    if requested and not full_refresh:
+        print("Rebuilding the marts in full (--full-refresh), as asked by: " + "; ".join(requested))
+        full_refresh = True
     run_id = summary.run_id = new_run_id()
     try:
         with summary.timed("dbt"):
@@ -178,6 +190,8 @@ def _nightly(
             p.model: p.version for p in publish_run(run_id, day.isoformat(), settings=settings)
         }
     summary.publish_seconds = summary.stage_seconds["publish"]
+    if full_refresh and select is None:
+        full_refresh_done(settings)
     _record_published(summary, run_id, summary.published)
 
     with summary.timed("features"):

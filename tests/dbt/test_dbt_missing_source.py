@@ -28,7 +28,7 @@ SHOP_TABLES = ("customers", "products", "orders", "order_items", "payments")
 # the models that read raw payments (directly or through other models), and some that do not
 READS_PAYMENTS = {
     "stg_shop__payments",
-    "int_order_lineage",
+    "int_payments_deduplicated",
     "fct_orders",
     "dim_customers",
     "fct_daily_revenue",

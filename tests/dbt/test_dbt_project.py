@@ -99,6 +99,12 @@ def test_day2_merges_status_change_late_payment_and_new_order(life: LakeLife) ->
     assert metrics["merge_source_rows"] == "3"
     assert (metrics["merge_updated_rows"], metrics["merge_inserted_rows"]) == ("2", "1")
     assert orders_by_id(stage.marts["fct_orders"]) == EXPECTED_ORDERS_AFTER_DAY2
+    # published by a MERGE of the changed rows only, with the batches it covers as its watermark
+    assert metrics["operation"] == "MERGE"
+    assert metrics["operationMetrics"]["num_source_rows"] == 3
+    batches = json.loads(metrics["lakehouse_batches"])
+    assert {f"shop/{entity}/{DAY2.isoformat()}" for entity in ("orders", "payments")} <= set(batches)
+    assert batches == sorted(set(batches))
 
 
 def test_rerun_leaves_identical_contents(life: LakeLife) -> None:
@@ -167,7 +173,7 @@ def test_docs_generate(life: LakeLife) -> None:
     life.lake.dbt("docs", "generate")
     catalog = json.loads((life.lake.work_dir / "target" / "catalog.json").read_text())
     columns = catalog["nodes"]["model.lakehouse.fct_orders"]["columns"]
-    assert {"order_id", "order_amount", "amount_paid", "is_paid", "_source_batch_ids"} <= set(columns)
+    assert {"order_id", "order_amount", "amount_paid", "is_paid", "_source_ingested_at"} <= set(columns)
 
 
 def test_the_catalog_defaults_to_the_lake(tmp_path: Path) -> None:

@@ -13,7 +13,14 @@ from deltalake import DeltaTable
 from lakehouse.dbt_delta.writer import write_model_candidate
 from lakehouse.lake import duckdb_session
 from lakehouse.settings import Settings
-from lakehouse.wap import Candidate, publish_candidate, publish_run, read_decision, run_candidates
+from lakehouse.wap import (
+    Candidate,
+    audited_state_sql,
+    publish_candidate,
+    publish_run,
+    read_decision,
+    run_candidates,
+)
 
 
 @pytest.fixture
@@ -64,13 +71,44 @@ def test_merge_updates_matches_and_inserts_the_rest(con, settings) -> None:
                             "r1", ["id"]), settings)  # fmt: skip
     sql = "select * from (values (2, 'B', 1.5), (3, 'c', 2.5)) t(id, v, w)"
     merged = write(con, settings, sql, "merge", "r2", ["id"])
-    assert merged.mode == "overwrite"  # the candidate is the whole new state
-    publish_candidate(merged, settings)
+    # the candidate holds the changed rows only; audits read the state readers will see once it is published
+    assert (merged.mode, merged.rows, merged.unique_key) == ("merge", 2, ("id",))
+    assert merged.commit_metadata["merge_updated_rows"] == "1"
+    assert sorted(con.sql(audited_state_sql(merged)).fetchall()) == [
+        (1, "a", None),
+        (2, "B", 1.5),
+        (3, "c", 2.5),
+    ]
+    assert rows(merged.location) == [{"id": 1, "v": "a"}, {"id": 2, "v": "b"}]  # not published yet
+    version = publish_candidate(merged, settings)
+    assert publish_candidate(merged, settings) == version  # exactly once: a repeated publish commits nothing
     assert rows(merged.location) == [
         {"id": 1, "v": "a", "w": None},
         {"id": 2, "v": "B", "w": 1.5},
         {"id": 3, "v": "c", "w": 2.5},
     ]
+    last = DeltaTable(merged.location).history(1)[0]
+    assert last["operation"] == "MERGE" and last["lakehouse_wap_run"] == "r2"
+
+
+def test_a_merge_rewrites_only_the_files_holding_its_keys(con, settings) -> None:
+    location = settings.uri("analytics", "t")
+    for part in range(4):  # four files of 1000 keys each
+        sql = f"select range as id, 'x' as v from range({part * 1000}, {(part + 1) * 1000})"
+        write(con, settings, sql, "append" if part else "overwrite", f"r{part}")
+        publish_run(f"r{part}", None, settings=settings)
+    changed = write(con, settings, "select 2500 as id, 'changed' as v", "merge", "r9", ["id"])
+    publish_run("r9", None, settings=settings)
+    metrics = DeltaTable(location).history(1)[0]["operationMetrics"]
+    assert (metrics["num_target_files_removed"], metrics["num_target_files_added"]) == (1, 1)
+    assert metrics["num_target_rows_copied"] == 999
+    assert DeltaTable(location).to_pyarrow_table().num_rows == 4000
+    assert not Path(changed.uri).exists()  # a merge wrote its own files: its candidate is removed whole
+
+
+def test_a_merge_of_no_rows_writes_no_candidate(con, settings) -> None:
+    publish_candidate(write(con, settings, "select 1 as id", "overwrite", "r1"), settings)
+    assert write(con, settings, "select 1 as id where false", "merge", "r2", ["id"]) is None
 
 
 def test_publish_run_pins_catalog_views_and_cleans_up(con, settings) -> None:

@@ -12,10 +12,15 @@
       unique_key            column or list; implies incremental_strategy='merge'
       incremental_strategy  'merge' (update matching unique_key, insert others) | 'append' | 'overwrite'
       partition_by          column or list of Delta partition columns
+      watermark             'batches': the model reads only raw batches it has not merged yet
+                            (unmerged_batches(), macros/watermark.sql); each publish records the batch ids
+                            it covers in its Delta commit (`lakehouse_batches`)
     Without unique_key/incremental_strategy the model is a table: every run overwrites it (schema too).
     An incremental model writes incrementally only when its published view already points at an existing
     Delta table and the run is not --full-refresh; otherwise it overwrites (see delta_is_incremental()).
-    A merge's candidate is the table's whole new state (published rows with other keys + the model's rows).
+    A merge's candidate holds only the model's rows (new and changed keys); its candidate view is the table's
+    state after the merge (published rows with other keys + the model's rows), and the publish is a delta-rs
+    MERGE that rewrites only the files holding those keys.
 -#}
 
 {% materialization delta, adapter='duckdb', supported_languages=['sql'] %}
@@ -44,6 +49,11 @@
             'dbt_mode': mode,
         },
     } -%}
+    {%- if config.get('watermark') == 'batches' -%}
+        {#- the batches this build covers, read before the model's query runs (macros/watermark.sql) -#}
+        {%- do store_config.commit_metadata.update(
+            {'lakehouse_batches': tojson(wap_upstream_batches(model))}) -%}
+    {%- endif -%}
     {%- do adapter.store_relation(
         config.get('delta_plugin', 'lakehouse'), this, [], location, 'delta', store_config) -%}
 
@@ -52,6 +62,8 @@
         create or replace view {{ candidate }} as
         {% if not delta_exists(candidate_location) -%}
             select * from {{ this }}  {#- a merge of no rows: nothing to publish #}
+        {%- elif mode == 'merge' -%}
+            {{ wap_merged_state(this, candidate_location, config.get('unique_key')) }}
         {%- else -%}
             {% if mode == 'append' -%}
                 select * from {{ this }} union all by name
@@ -101,7 +113,7 @@
 {% macro delta_is_incremental() -%}
     {#- True when this run writes incrementally: an incremental strategy, no --full-refresh, and the
         model's published catalog view already reads the Delta table at this model's location. -#}
-    {%- if not execute -%}
+    {%- if not execute or this is none -%}  {#- a unit test: its inputs are fixtures -#}
         {{ return(false) }}
     {%- endif -%}
     {%- if delta_incremental_strategy() == 'overwrite' or should_full_refresh() -%}
@@ -120,4 +132,19 @@
         {{ return(false) }}
     {%- endif -%}
     {{ return(delta_exists(location)) }}
+{%- endmacro %}
+
+
+{% macro wap_merged_state(published, changes_location, unique_key) -%}
+    {#- The table's state once the changes at `changes_location` are merged on `unique_key` (the same query as
+        lakehouse.wap.merged_state_sql, which the Soda gate uses). -#}
+    {%- set keys = [unique_key] if unique_key is string else unique_key -%}
+    {%- set changes = 'delta_scan(' ~ sql_string(changes_location) ~ ')' -%}
+    select published.* from {{ published }} as published
+    where not exists (
+        select 1 from {{ changes }} as changed
+        where {% for key in keys %}published."{{ key }}" = changed."{{ key }}"{% if not loop.last %} and {% endif %}{% endfor %}
+    )
+    union all by name
+    select * from {{ changes }}
 {%- endmacro %}

@@ -10,12 +10,7 @@ orders as (
 
 latest_version as (
 
-    select *
-    from orders
-    qualify row_number() over (
-        partition by order_id
-        order by updated_at desc, _ingested_at desc, _batch_id desc
-    ) = 1
+    {{ latest_version('orders', 'order_id') }}
 
 )
 

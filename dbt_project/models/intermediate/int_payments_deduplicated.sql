@@ -10,12 +10,7 @@ payments as (
 
 first_delivery as (
 
-    select *
-    from payments
-    qualify row_number() over (
-        partition by payment_id
-        order by _ingested_at, _batch_id, _source_file, paid_at, amount
-    ) = 1
+    {{ payments_first_delivery('payments') }}
 
 )
 

@@ -1,16 +1,44 @@
-{#- One row per customer, current version, with lifetime order metrics (cancelled orders excluded). -#}
+{{
+    config(
+        materialized='delta',
+        unique_key='customer_id',
+        watermark='batches',
+    )
+}}
+
+{#- One row per customer, current version, with lifetime order metrics (cancelled orders excluded). An
+    incremental run recomputes only the customers with a new version or a touched order in a batch it has
+    not merged (macros/watermark.sql) and merges them on customer_id. -#}
+
+-- depends_on: {{ ref('stg_shop__orders') }}, {{ ref('stg_shop__order_items') }}, {{ ref('stg_shop__payments') }}
+-- depends_on: {{ ref('stg_shop__customers') }}
 
 with
+
+{% if is_incremental() %}
+
+touched_customers as materialized (
+
+    select customer_id from {{ ref('stg_shop__customers') }} where {{ unmerged_batches() }}
+    union
+    select customer_id from {{ ref('fct_orders') }}
+    where order_id in ({{ orders_touched_by_unmerged_batches() }})
+
+),
+
+{% endif %}
 
 customers as (
 
     select * from {{ ref('int_customers_current') }}
+    {% if is_incremental() %} where customer_id in (select customer_id from touched_customers) {% endif %}
 
 ),
 
 orders as (
 
     select * from {{ ref('fct_orders') }}
+    {% if is_incremental() %} where customer_id in (select customer_id from touched_customers) {% endif %}
 
 ),
 

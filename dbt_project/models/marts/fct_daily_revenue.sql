@@ -1,5 +1,16 @@
+{{
+    config(
+        materialized='delta',
+        unique_key='order_date',
+        watermark='batches',
+    )
+}}
+
 {#- Revenue per order date. gross_revenue: order amounts of non-cancelled orders (returns included);
-    paid_revenue: payments received for the day's orders. -#}
+    paid_revenue: payments received for the day's orders. An incremental run recomputes only the dates of
+    the orders touched by batches it has not merged (macros/watermark.sql) and merges them on order_date. -#}
+
+-- depends_on: {{ ref('stg_shop__orders') }}, {{ ref('stg_shop__order_items') }}, {{ ref('stg_shop__payments') }}
 
 with
 
@@ -8,6 +19,18 @@ orders as (
     select * from {{ ref('fct_orders') }}
 
 ),
+
+{% if is_incremental() %}
+
+touched_dates as (
+
+    select distinct order_date
+    from orders
+    where order_id in ({{ orders_touched_by_unmerged_batches() }})
+
+),
+
+{% endif %}
 
 final as (
 
@@ -22,6 +45,9 @@ final as (
         count(*) filter (where status = 'cancelled') as cancelled_orders
 
     from orders
+    {% if is_incremental() %}
+    where order_date in (select order_date from touched_dates)
+    {% endif %}
     group by order_date
 
 )

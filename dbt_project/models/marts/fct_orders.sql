@@ -2,64 +2,88 @@
     config(
         materialized='delta',
         unique_key='order_id',
+        watermark='batches',
     )
 }}
 
 {#-
-    One row per order in its current state. Incremental runs MERGE on order_id the orders touched by raw
-    batches this table has not seen yet (the watermark is the set of batch ids in _source_batch_ids), each
-    recomputed from its full raw history: status changes, late payments and backfilled dates are picked up,
-    and a rerun without new batches leaves the contents unchanged.
+    One row per order in its current state. An incremental run merges on order_id only the orders with a raw
+    row (a version, a line, a payment) in a batch this table has not merged yet (its watermark: the batch ids
+    in its Delta commits, macros/watermark.sql), each recomputed from its full raw history: status changes,
+    late payments and backfilled dates are picked up, and a rerun without new batches changes nothing.
+    The touched orders' raw rows are filtered before the per-order windows (macros/shop/orders.sql).
 -#}
 
 with
 
+{% if is_incremental() %}
+
+touched_orders as materialized (
+
+    {{ orders_touched_by_unmerged_batches() }}
+
+),
+
+{% endif %}
+
+order_versions as (
+
+    select * from {{ ref('stg_shop__orders') }}
+    {% if is_incremental() %} where order_id in (select order_id from touched_orders) {% endif %}
+
+),
+
+order_lines as (
+
+    select * from {{ ref('stg_shop__order_items') }}
+    {% if is_incremental() %} where order_id in (select order_id from touched_orders) {% endif %}
+
+),
+
+payment_events as (
+
+    select * from {{ ref('stg_shop__payments') }}
+    {% if is_incremental() %} where order_id in (select order_id from touched_orders) {% endif %}
+
+),
+
 orders as (
 
-    select * from {{ ref('int_orders_current') }}
+    {{ latest_version('order_versions', 'order_id') }}
 
 ),
 
 order_items as (
 
-    select * from {{ ref('int_order_items_aggregated') }}
+    {{ order_items_per_order('order_lines') }}
+
+),
+
+payments as (
+
+    {{ payments_first_delivery('payment_events') }}
 
 ),
 
 order_payments as (
 
-    select * from {{ ref('int_order_payments_aggregated') }}
+    {{ payments_per_order('payments') }}
 
 ),
 
 order_lineage as (
 
-    select * from {{ ref('int_order_lineage') }}
-
-),
-
-{% if is_incremental() %}
-
-loaded_batches as (
-
-    select distinct unnest(_source_batch_ids) as batch_id
-    from {{ this }}
-
-),
-
-touched_orders as (
-
-    -- orders with a raw row (version, line or payment) from a batch this table has not merged yet
-    select distinct lineage.order_id
+    select order_id, max(_ingested_at) as last_ingested_at
     from (
-        select order_id, unnest(source_batch_ids) as batch_id
-        from order_lineage
-    ) as lineage
-    where lineage.batch_id not in (select batch_id from loaded_batches)
+        select order_id, _ingested_at from order_versions
+        union all
+        select order_id, _ingested_at from order_lines
+        union all
+        select order_id, _ingested_at from payment_events
+    ) as raw_rows
+    group by order_id
 
 ),
-
-{% endif %}
 
 final as (
 
@@ -92,18 +116,13 @@ final as (
         ---------- versions
         orders.updated_at,
 
-        ---------- lineage: the raw batches this row was built from (the incremental watermark)
-        order_lineage.source_batch_ids as _source_batch_ids,
+        ---------- lineage: the latest raw _ingested_at among the order's versions, lines and payments
         order_lineage.last_ingested_at as _source_ingested_at
 
     from orders
     left join order_items on orders.order_id = order_items.order_id
     left join order_payments on orders.order_id = order_payments.order_id
     left join order_lineage on orders.order_id = order_lineage.order_id
-
-    {% if is_incremental() %}
-    where orders.order_id in (select order_id from touched_orders)
-    {% endif %}
 
 )
 
