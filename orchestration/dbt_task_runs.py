@@ -19,7 +19,7 @@ from prefect.client.schemas.objects import StateDetails, TaskRun
 from prefect.context import FlowRunContext
 from prefect.events import Event
 from prefect.logging.loggers import flow_run_logger, task_run_logger
-from prefect.states import Completed, Failed, Pending, Running, State
+from prefect.states import Cancelled, Completed, Failed, Pending, Running, State
 from prefect.utilities.engine import emit_task_run_state_change_event
 
 FAILED = {"error", "fail", "runtime error"}  # a dbt node_status that makes its task run Failed
@@ -29,8 +29,9 @@ LEVELS = {"info": logging.INFO, "warn": logging.WARNING, "error": logging.ERROR}
 class DbtNodeTaskRuns:
     """A dbt event callback (`dbtRunner(callbacks=[...])`) that makes each executed dbt node one task run of
     the current flow run, named `<resource type> <name>` (`model fct_orders`), Running while dbt runs it and
-    Completed or Failed (with dbt's message) after; dbt's info, warning and error lines go to the node's task
-    run or the flow run. Create it inside a flow run; dbt calls it from its worker threads."""
+    Completed or Failed (with dbt's message) after, or Skipped (a Cancelled state) when an upstream failed;
+    dbt's info, warning and error lines go to the node's task run or the flow run. Create it inside a flow
+    run; dbt calls it from its worker threads."""
 
     def __init__(self) -> None:
         run = FlowRunContext.get()
@@ -81,6 +82,8 @@ class DbtNodeTaskRuns:
         final: State[Any]
         if status in FAILED:
             final = Failed(message=f"dbt: {status}: {message}".strip(": "))
+        elif status == "skipped":  # dbt skips what depends on a failed node: not a success
+            final = Cancelled(name="Skipped", message=f"dbt skipped it: {message}".strip(": "))
         else:
             final = Completed(message=f"dbt: {status}")
         run = self._runs[node_id]

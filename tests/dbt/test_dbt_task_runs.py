@@ -63,11 +63,14 @@ def test_each_dbt_node_is_a_task_run_with_its_state(prefect_api, tmp_path, monke
     assert isinstance(failure, DbtBuildFailed) and FAILING_TEST in str(failure)
     assert failure.summary is not None and any(n.name == FAILING_TEST for n in failure.summary.nodes)
     runs = _final_task_runs(state.state_details.flow_run_id)
-    states = {r.name: r.state.type.value for r in runs if r.state}
+    states = {r.name: (r.state.type.value, r.state.name) for r in runs if r.state}
     assert len(states) == len(runs), "two task runs share a name"
     assert all(name.split(" ")[0] in ("model", "test", "unit_test") for name in states), sorted(states)
-    assert states[f"test {FAILING_TEST}"] == "FAILED"
-    assert states["model stg_shop__payments"] == "COMPLETED"
-    assert all(s == "COMPLETED" for n, s in states.items() if n.startswith("model ")), states
-    assert {s for n, s in states.items() if n != f"test {FAILING_TEST}"} == {"COMPLETED"}
+    assert states[f"test {FAILING_TEST}"][0] == "FAILED"
+    assert states["model stg_shop__payments"] == ("COMPLETED", "Completed")
+    skipped = {n for n, (_, state_name) in states.items() if state_name == "Skipped"}
+    assert any(n.startswith("model ") for n in skipped), states  # downstream of the failed test
+    assert all(states[n][0] == "CANCELLED" for n in skipped)
+    others = set(states) - skipped - {f"test {FAILING_TEST}"}
+    assert others and {states[n][0] for n in others} == {"COMPLETED"}, states
     assert all(r.start_time and r.end_time and r.end_time >= r.start_time for r in runs)
