@@ -67,10 +67,15 @@ BENCH_NIGHTS ?= 7
 BENCH_SERIES_SCALE ?=
 BENCH_WORK ?= .bench
 BENCH_OUT ?= $(BENCH_WORK)/results.md
+# Prefect's fixed cost (start-up to first task, overhead per dbt node) at scale 1 against a running server:
+# BENCH_PREFECT_API (default: the bench starts its own), BENCH_OVERHEAD_RUNS (default BENCH_RUNS; 0: none).
+BENCH_PREFECT_API ?=
+BENCH_OVERHEAD_RUNS ?= $(BENCH_RUNS)
 
 bench: install
 	$(BIN)/python -m bench --scales $(BENCH_SCALES) --runs $(BENCH_RUNS) --nights $(BENCH_NIGHTS) \
-		$(if $(BENCH_SERIES_SCALE),--series-scale $(BENCH_SERIES_SCALE)) --work $(BENCH_WORK) --out $(BENCH_OUT)
+		$(if $(BENCH_SERIES_SCALE),--series-scale $(BENCH_SERIES_SCALE)) --work $(BENCH_WORK) --out $(BENCH_OUT) \
+		--overhead-runs $(BENCH_OVERHEAD_RUNS) $(if $(BENCH_PREFECT_API),--prefect-api $(BENCH_PREFECT_API))
 
 clean:
 	rm -rf .bench lake .lakehouse dbt_project/target dbt_project/logs .pytest_cache .mypy_cache .ruff_cache

@@ -7,6 +7,7 @@ import platform
 from pathlib import Path
 
 from bench.harness import bench_scale, bench_series, compile_project
+from bench.overhead import bench_overhead, overhead_table
 from bench.report import scale_table, series_table
 
 
@@ -34,6 +35,13 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="runs per scale; medians are quoted")
     parser.add_argument("--nights", type=int, default=7, help="nights of the incremental series (0: none)")
     parser.add_argument("--series-scale", type=float, default=None, help="default: the smallest scale")
+    parser.add_argument(
+        "--overhead-runs", type=int, default=None, help="Prefect fixed-cost runs (default: --runs; 0: none)"
+    )
+    parser.add_argument("--overhead-scale", type=float, default=1.0, help="scale of the fixed-cost runs")
+    parser.add_argument(
+        "--prefect-api", default=None, help="a running Prefect server's API URL (default: start one)"
+    )
     parser.add_argument("--work", type=Path, default=Path(".bench"), help="landing files, lakes, logs")
     parser.add_argument("--out", type=Path, default=None, help="also write the tables to this file")
     args = parser.parse_args()
@@ -49,6 +57,11 @@ def main() -> None:
     if args.nights:
         series_scale = args.series_scale or min(args.scales or [1.0])
         parts.append(series_table(bench_series(series_scale, args.nights, work, manifest)))
+        print(parts[-1], flush=True)
+    overhead_runs = args.runs if args.overhead_runs is None else args.overhead_runs
+    if overhead_runs:
+        results = bench_overhead(args.overhead_scale, overhead_runs, work, args.prefect_api)
+        parts.append(overhead_table(args.overhead_scale, results))
         print(parts[-1], flush=True)
     if args.out:
         args.out.write_text("\n".join(parts))

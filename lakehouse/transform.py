@@ -1,7 +1,8 @@
 """Run the dbt project (dbt_project/) for a logical date and summarise what it built and tested.
 
-prefect-dbt's runner executes dbt in-process: inside a Prefect flow each dbt node becomes its own task run;
-outside a flow it runs plain dbt, so the same function serves the CLI, the flows and the tests.
+dbt runs in-process (dbtRunner). Callers may pass dbt event callbacks: the transform flow passes
+orchestration.dbt_task_runs.DbtNodeTaskRuns, which makes each dbt node a Prefect task run. Without callbacks
+it is plain dbt, so the same function serves the CLI, the flows and the tests.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
@@ -213,32 +214,27 @@ def node_result(result: Any, kind: str, status: str) -> DbtNodeResult:
 
 
 def run_dbt_build(
-    run_date: date, full_refresh: bool = False, select: str | None = None, run_id: str | None = None
+    run_date: date,
+    full_refresh: bool = False,
+    select: str | None = None,
+    run_id: str | None = None,
+    callbacks: Sequence[Callable[[Any], None]] = (),
 ) -> DbtSummary:
     """`dbt build` for `run_date` on the lake in the settings; raises DbtBuildFailed naming failed nodes.
 
     Models reading a source table that has no Delta table yet are excluded (`summary.skipped_sources`).
     With `run_id` the marts are written as that run's write-audit-publish candidates and not published
-    (lakehouse.wap.publish_run does that); without it, dbt publishes them itself when every node passed."""
-    from prefect_dbt import PrefectDbtRunner, PrefectDbtSettings
-
-    from lakehouse.dbt_delta import close_dbt_duckdb
-
+    (lakehouse.wap.publish_run does that); without it, dbt publishes them itself when every node passed.
+    `callbacks` receive every dbt event (dbt's EventMsg); when given, they own dbt's console output (dbt
+    prints nothing itself; its log file in dbt_project/logs/ stays complete)."""
     apply_runtime_defaults()
     settings = get_settings()
     missing = missing_delta_sources(settings)  # also validates the configuration before dbt starts
     for name, uri in missing.items():
         print(f"dbt: source {name} has no Delta table at {uri} yet — skipped with the models reading it")
-    runner = PrefectDbtRunner(
-        settings=PrefectDbtSettings(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR),
-        raise_on_failure=False,
-    )
     args = dbt_build_args(run_date, full_refresh, select, skip_sources=missing, vars_in_env=True)
-    try:
-        with mock.patch.dict(os.environ, dbt_run_env(dbt_run_vars(run_date, run_id))):  # restored after
-            result = runner.invoke(args)
-    finally:
-        close_dbt_duckdb()  # dbt-duckdb keeps the catalog open in-process; Soda and analysts open it next
+    with mock.patch.dict(os.environ, dbt_run_env(dbt_run_vars(run_date, run_id))):  # restored after
+        result = invoke_dbt(args, callbacks)
     if result.exception is not None and result.result is None:
         raise DbtBuildFailed(f"dbt could not run: {result.exception}")
     results = list(getattr(result.result, "results", []) or [])
@@ -266,3 +262,18 @@ def run_dbt_build(
             summary,
         )
     return summary
+
+
+def invoke_dbt(args: list[str], callbacks: Sequence[Callable[[Any], None]] = ()) -> Any:
+    """dbt `args` in this process on dbt_project/ (dbtRunner's result), with the DuckDB catalog closed after:
+    dbt-duckdb keeps it open in-process, and Soda and analysts open it next."""
+    from dbt.cli.main import dbtRunner
+
+    from lakehouse.dbt_delta import close_dbt_duckdb
+
+    dirs = ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
+    quiet = ["--log-level", "none", "--log-level-file", "info"] if callbacks else []
+    try:
+        return dbtRunner(callbacks=list(callbacks)).invoke([*args, *dirs, *quiet])
+    finally:
+        close_dbt_duckdb()

@@ -67,3 +67,29 @@ def test_flow_files_answer_help_without_running(name):
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "usage:" in result.stdout and "--date" in result.stdout
+
+
+TOOLS = {"dbt", "prefect_dbt", "soda_core", "sklearn"}  # seconds of imports each: only where they are used
+
+
+def _modules_after(code: str) -> set[str]:
+    """The top-level packages a fresh interpreter has imported after running `code`."""
+    import subprocess
+    import sys
+
+    script = f"import sys\n{code}\nprint('MODULES', *sorted({{m.split('.')[0] for m in sys.modules}}))"
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    (line,) = [line for line in result.stdout.splitlines() if line.startswith("MODULES ")]
+    return set(line.split()[1:])
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["run", "--date", "2026-13-01"], ["run", "--help"]])
+def test_the_cli_answers_help_and_usage_errors_without_importing_the_tools(argv):
+    code = f"sys.argv = ['lakehouse', *{argv!r}]\nfrom orchestration.cli import main\ntry:\n    main()\n"
+    code += "except SystemExit:\n    pass"
+    assert not _modules_after(code) & (TOOLS | {"prefect", "plotly"})
+
+
+def test_the_nightly_flow_imports_dbt_and_soda_only_when_it_runs_them():
+    assert not _modules_after("import orchestration.flows.nightly") & TOOLS

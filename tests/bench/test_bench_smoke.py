@@ -49,3 +49,15 @@ def test_series_table_has_each_night_the_growth_and_the_full_refresh(work):
     assert re.search(rf"\| full refresh \| 2026-11-02 \| {NUMBER} \| {NUMBER} \|", table)
     assert re.search(r"growth, night 2 vs night 2: dbt \d+\.\dx, night \d+\.\dx", table)
     assert re.search(r"full refresh vs incremental night 2: dbt \d+\.\dx, night \d+\.\dx", table)
+
+
+def test_overhead_table_has_start_up_to_first_task_and_overhead_per_dbt_node(work, prefect_api):
+    from bench.overhead import bench_overhead, overhead_table
+
+    path, _ = work
+    (result,) = bench_overhead(0.05, 1, path, prefect_api)
+    assert result.nodes >= 20 and result.startup_to_first_task > 0 and result.plain_dbt > 0
+    table = overhead_table(0.05, [result])
+    for label in ("start-up to first task run", "plain `dbt build`", "Prefect overhead per dbt node, ms"):
+        assert re.search(rf"\| {re.escape(label)}[^|]* \| -?[\d.]+x? \|", table), label
+    assert re.search(r"\| dbt nodes run \(task runs\) \| [1-9]\d* \|", table)

@@ -1,6 +1,6 @@
-"""The pipeline's way of running dbt: prefect-dbt's runner, in-process, twice with different lakes.
+"""The pipeline's way of running dbt: in-process (lakehouse.transform.invoke_dbt), twice with different lakes.
 
-Outside a flow the runner still starts Prefect's temporary server, hence the integration mark.
+Two full dbt builds in one process take a while, hence the integration mark.
 """
 
 from __future__ import annotations
@@ -11,13 +11,12 @@ from shop_batches import DAY1, EXPECTED_ORDERS_AFTER_DAY1, load_batch
 
 from lakehouse.dbt_delta import close_dbt_duckdb
 from lakehouse.lake import read_table
-from lakehouse.settings import DBT_PROJECT_DIR, Settings
+from lakehouse.settings import Settings
+from lakehouse.transform import invoke_dbt
 
 
 @pytest.mark.integration
 def test_in_process_builds_follow_lakehouse_root(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from prefect_dbt import PrefectDbtRunner, PrefectDbtSettings
-
     monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path / "target"))
     monkeypatch.setenv("DBT_LOG_PATH", str(tmp_path / "logs"))
     monkeypatch.delenv("LAKEHOUSE_CATALOG", raising=False)
@@ -27,13 +26,7 @@ def test_in_process_builds_follow_lakehouse_root(tmp_path, monkeypatch: pytest.M
             monkeypatch.setenv("LAKEHOUSE_ROOT", str(tmp_path / name))
             settings = Settings()
             load_batch(DAY1, settings)
-            runner = PrefectDbtRunner(
-                settings=PrefectDbtSettings(
-                    project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR, target_path=tmp_path / "target"
-                ),
-                raise_on_failure=False,
-            )
-            result = runner.invoke(["build", "--vars", '{"run_date": "2024-03-01"}'])
+            result = invoke_dbt(["build", "--vars", '{"run_date": "2024-03-01"}'])
             assert result.success, result.exception
             lakes.append(settings)
     finally:

@@ -93,10 +93,9 @@ def test_plain_dbt_skips_the_missing_source_and_builds_the_rest(tmp_path) -> Non
 
 @pytest.mark.integration
 def test_run_dbt_build_excludes_models_reading_a_missing_raw_table(
-    prefect_api, tmp_path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The pipeline's path (prefect-dbt's runner, in-process), with raw/shop/payments deleted. The runner
-    talks to Prefect even outside a flow: the session's server spares a temporary one per test."""
+    """The pipeline's path (dbt in-process, as the transform flow runs it), with raw/shop/payments deleted."""
     from lakehouse.transform import run_dbt_build
 
     settings = _lake_without_payments(tmp_path)

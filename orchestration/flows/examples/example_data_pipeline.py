@@ -19,6 +19,7 @@ from ingestion.registry import get_source
 from ingestion.report import IngestReport
 from lakehouse.settings import get_settings
 from lakehouse.transform import DbtSummary, run_dbt_build
+from orchestration.dbt_task_runs import DbtNodeTaskRuns
 from orchestration.flows.common import resolve_run_date, run_flow_cli
 from quality.report import ScanReport
 from quality.scan import verify_contracts
@@ -37,7 +38,7 @@ def land(source_name: str, run_date: date) -> IngestReport:
 
 @task
 def transform(source_name: str, run_date: date) -> DbtSummary:
-    return run_dbt_build(run_date, select=f"source:{source_name}+")
+    return run_dbt_build(run_date, select=f"source:{source_name}+", callbacks=[DbtNodeTaskRuns()])
 
 
 @task

@@ -7,6 +7,7 @@ from datetime import date
 from prefect import flow
 
 from lakehouse.transform import DbtSummary, run_dbt_build
+from orchestration.dbt_task_runs import DbtNodeTaskRuns
 from orchestration.flows.common import resolve_run_date, run_flow_cli
 
 
@@ -21,7 +22,8 @@ def dbt_transform(
     write-audit-publish candidates: of `run_id` for the caller to audit and publish, or (without it)
     published by dbt when every node passed."""
     day = resolve_run_date(run_date)
-    return run_dbt_build(day, full_refresh=full_refresh, select=select, run_id=run_id)
+    node_runs = DbtNodeTaskRuns()  # a task run per dbt node, from the events of one in-process dbt build
+    return run_dbt_build(day, full_refresh=full_refresh, select=select, run_id=run_id, callbacks=[node_runs])
 
 
 if __name__ == "__main__":
