@@ -14,6 +14,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
+from ingestion.snapshots import (
+    CURRENT_APP_ID,
+    SnapshotOrderError,
+    before_app_id,
+    version_date,
+)
 from lakehouse.lake import app_transaction_version, open_table, retract_rows
 from lakehouse.layout import quarantine_records, raw_table
 from lakehouse.settings import Settings, get_settings
@@ -84,6 +90,32 @@ def retraction_metadata(batch: str, retracted_app: str, next_app: str, reason: s
     }
 
 
+def snapshot_reset(uri: str, batch: str, run_date: date, settings: Settings) -> list[tuple[str, int]]:
+    """For a snapshot batch (ingestion/snapshots.py): the application transaction that sets the table's
+    current snapshot back to the one before it. Only the current snapshot may be retracted: a later one
+    was diffed against it. Nothing for an append batch."""
+    before = app_transaction_version(uri, before_app_id(batch), settings)
+    if before is None:
+        return []
+    current = version_date(app_transaction_version(uri, CURRENT_APP_ID, settings))
+    if current != run_date:
+        source, entity = batch.split("/")[:2]
+        raise SnapshotOrderError(
+            f"{batch} is a snapshot batch and {uri} already reflects the later snapshot of {current}, whose "
+            f"changes were computed against it: retract the later dates first, newest first (`lakehouse "
+            f"batch retract --source {source} --entity {entity} --date {current}`, …), then this one; "
+            "then run the dates again in order."
+        )
+    return [(CURRENT_APP_ID, before)]
+
+
+def check_retractable(source: str, entity: str, run_date: date, settings: Settings) -> None:
+    """Raise SnapshotOrderError when the batch is a snapshot batch older than the table's current one."""
+    uri, batch = raw_table(source, entity, settings), batch_id(source, entity, run_date)
+    if open_table(uri, settings) is not None and batch_committed(uri, batch, settings):
+        snapshot_reset(uri, batch, run_date, settings)
+
+
 def retract_entity(
     source: str, entity: str, run_date: date, reason: str, settings: Settings
 ) -> Retracted | None:
@@ -95,6 +127,7 @@ def retract_entity(
     uri, batch = raw_table(source, entity, settings), batch_id(source, entity, run_date)
     if open_table(uri, settings) is None or not batch_committed(uri, batch, settings):
         return None
+    reset = snapshot_reset(uri, batch, run_date, settings)
     done = retractions(uri, batch, settings)
     current, following = app_id(batch, done), app_id(batch, done + 1)
     metadata = retraction_metadata(batch, current, following, reason)
@@ -102,9 +135,8 @@ def retract_entity(
     quarantined = 0
     if open_table(quarantine, settings) is not None:
         quarantined = retract_rows(quarantine, f"batch_id = '{batch}'", metadata, settings)
-    rows = retract_rows(
-        uri, f"_batch_id = '{batch}'", metadata, settings, (retraction_app_id(batch), done + 1)
-    )
+    txns = [(retraction_app_id(batch), done + 1), *reset]
+    rows = retract_rows(uri, f"_batch_id = '{batch}'", metadata, settings, txns)
     return Retracted(entity, batch, uri, rows, quarantined, current, following)
 
 
@@ -115,8 +147,11 @@ def retract_batch(
     reason: str,
     settings: Settings | None = None,
 ) -> RetractReport:
-    """Retract the committed batches of `run_date` of these entities of `source` (see retract_entity)."""
+    """Retract the committed batches of `run_date` of these entities of `source` (see retract_entity).
+    Raises SnapshotOrderError, before retracting anything, when a snapshot batch is not the current one."""
     settings = settings or get_settings()
+    for entity in entities:
+        check_retractable(source, entity, run_date, settings)
     report = RetractReport(source, run_date, reason)
     for entity in entities:
         done = retract_entity(source, entity, run_date, reason, settings)

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from ingestion.batches import RetractReport, retract_batch
 from ingestion.registry import RegistryError, Source, get_source
+from ingestion.snapshots import SnapshotOrderError
 from lakehouse.dates import parse_run_date
 from lakehouse.lease import LeaseHeld, run_lease
 from lakehouse.settings import get_settings
@@ -79,6 +80,9 @@ def retract(
     except LeaseHeld as busy:
         console.print(f"[red]✗[/] {busy}", soft_wrap=True)
         raise typer.Exit(2) from None
+    except SnapshotOrderError as refused:  # nothing was retracted
+        console.print(f"[red]✗[/] {refused}", soft_wrap=True)
+        raise typer.Exit(1) from None
     if not report.retracted:
         console.print(
             f"[red]✗[/] nothing to retract: no committed batch of {day} in the raw tables of {source} "
