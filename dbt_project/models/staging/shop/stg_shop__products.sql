@@ -27,6 +27,7 @@ renamed as (
         cast(updated_at as timestamptz) as updated_at,
 
         ---------- lineage
+        coalesce(_change, 'insert') as _change,  -- rows landed before snapshot loads: full snapshots
         _batch_id,
         cast(_ingested_at as timestamptz) as _ingested_at,
         _source_file
