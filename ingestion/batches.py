@@ -77,6 +77,7 @@ class RetractReport:
     reason: str
     retracted: list[Retracted] = field(default_factory=list)
     not_committed: list[str] = field(default_factory=list)  # entities with no committed batch of the date
+    kept: dict[str, str] = field(default_factory=dict)  # snapshot batches a later snapshot depends on: why
 
 
 def retraction_metadata(batch: str, retracted_app: str, next_app: str, reason: str) -> dict[str, str]:
@@ -146,14 +147,23 @@ def retract_batch(
     run_date: date,
     reason: str,
     settings: Settings | None = None,
+    keep_earlier_snapshots: bool = False,
 ) -> RetractReport:
     """Retract the committed batches of `run_date` of these entities of `source` (see retract_entity).
-    Raises SnapshotOrderError, before retracting anything, when a snapshot batch is not the current one."""
+
+    A snapshot batch that a later snapshot was diffed against cannot be retracted alone: by default
+    SnapshotOrderError is raised before anything is retracted; with `keep_earlier_snapshots` (a whole
+    date's retraction) such batches stay and are listed in `kept`, and the other entities are retracted."""
     settings = settings or get_settings()
-    for entity in entities:
-        check_retractable(source, entity, run_date, settings)
     report = RetractReport(source, run_date, reason)
     for entity in entities:
+        try:
+            check_retractable(source, entity, run_date, settings)
+        except SnapshotOrderError as refused:
+            if not keep_earlier_snapshots:
+                raise
+            report.kept[entity] = str(refused)
+    for entity in (e for e in entities if e not in report.kept):
         done = retract_entity(source, entity, run_date, reason, settings)
         if done is None:
             report.not_committed.append(entity)
