@@ -349,7 +349,9 @@ def _ingest_entity(
         )
     if batch.entity.is_snapshot:
         incomplete = report.file_error  # a file of the snapshot that did not land: deletions unknown
-        changes = snapshots.land_snapshot(con, batch, raw_uri, extras, bad.num_rows, incomplete, settings)
+        changes = snapshots.land_snapshot(
+            con, batch, raw_uri, list(extras), bad.num_rows, incomplete, settings
+        )
         if changes is None:
             report.skipped_already_loaded = True
             return report

@@ -194,11 +194,27 @@ def _changes_reader(
     return reader.cast(pa.schema([*schema, *extra_fields]))
 
 
+def count_changes(con: duckdb.DuckDBPyConnection, withheld: str | None) -> SnapshotChanges:
+    """The night's good records and its changes per kind (the temp tables `checked`, `snapshot_changes`)."""
+    result = SnapshotChanges(deletions_withheld=withheld)
+    found = con.execute("SELECT count(*) FROM checked WHERE _reason IS NULL").fetchone()
+    result.records = int(found[0]) if found else 0
+    for change, n in con.execute("SELECT _change, count(*) FROM snapshot_changes GROUP BY 1").fetchall():
+        result.counts[str(change)] = int(n)
+    return result
+
+
+def _extra_fields(con: duckdb.DuckDBPyConnection, extras: list[str]) -> list[pa.Field]:
+    """Undeclared columns keep the type they landed with."""
+    probe = con.execute(f"SELECT {', '.join(ident(c) for c in extras) or '1'} FROM checked LIMIT 0")
+    return [f for f in probe.to_arrow_table().schema if f.name in extras]
+
+
 def land_snapshot(
     con: duckdb.DuckDBPyConnection,
     batch: Batch,
     raw_uri: str,
-    extras: dict[str, str],
+    extras: list[str],
     quarantined: int,
     incomplete: str | None,
     settings: Settings,
@@ -208,29 +224,19 @@ def land_snapshot(
     known to be incomplete (a file that did not land), so no deletion may be inferred."""
     table = open_table(raw_uri, settings)
     raw_columns = [] if table is None else [f.name for f in table.schema().fields]
-    state = _state_sql(raw_uri, raw_columns, batch) if table is not None else _empty_state_sql(batch)
-    keys = batch.entity.primary_key
-    unkeyed = unkeyed_rejects(con, keys, quarantined)
+    state = _empty_state_sql(batch) if table is None else _state_sql(raw_uri, raw_columns, batch)
+    unkeyed = unkeyed_rejects(con, batch.entity.primary_key, quarantined)
     deletes, withheld = deletion_rule(incomplete, unkeyed, quarantined - unkeyed)
-    extra_names = list(extras)
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE snapshot_changes AS "
-        + _changes_sql(batch, state, raw_columns, extra_names, deletes)
-    )
+    changes = _changes_sql(batch, state, raw_columns, extras, deletes)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE snapshot_changes AS {changes}")
     try:
-        result = SnapshotChanges(deletions_withheld=withheld)
-        found = con.execute("SELECT count(*) FROM checked WHERE _reason IS NULL").fetchone()
-        result.records = int(found[0]) if found else 0
-        for change, n in con.execute("SELECT _change, count(*) FROM snapshot_changes GROUP BY 1").fetchall():
-            result.counts[str(change)] = int(n)
-        probe = con.execute(f"SELECT {', '.join(ident(c) for c in extra_names) or '1'} FROM checked LIMIT 0")
-        extra_fields = [f for f in probe.to_arrow_table().schema if f.name in extras]
+        result = count_changes(con, withheld)
         before = current_snapshot(con, raw_uri, settings)
         record = [
             (CURRENT_APP_ID, date_version(batch.run_date)),
             (before_app_id(batch.batch_id), date_version(before)),
         ]
-        reader = _changes_reader(con, batch, extra_names, extra_fields)
+        reader = _changes_reader(con, batch, extras, _extra_fields(con, extras))
         if not append_batch(raw_uri, reader, batch.app_id, settings, also_record=record):
             return None
         return result
