@@ -14,6 +14,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
+from ingestion.snapshots import (
+    CURRENT_APP_ID,
+    SnapshotOrderError,
+    before_app_id,
+    version_date,
+)
 from lakehouse.lake import app_transaction_version, open_table, retract_rows
 from lakehouse.layout import quarantine_records, raw_table
 from lakehouse.settings import Settings, get_settings
@@ -71,6 +77,7 @@ class RetractReport:
     reason: str
     retracted: list[Retracted] = field(default_factory=list)
     not_committed: list[str] = field(default_factory=list)  # entities with no committed batch of the date
+    kept: dict[str, str] = field(default_factory=dict)  # snapshot batches a later snapshot depends on: why
 
 
 def retraction_metadata(batch: str, retracted_app: str, next_app: str, reason: str) -> dict[str, str]:
@@ -84,6 +91,32 @@ def retraction_metadata(batch: str, retracted_app: str, next_app: str, reason: s
     }
 
 
+def snapshot_reset(uri: str, batch: str, run_date: date, settings: Settings) -> list[tuple[str, int]]:
+    """For a snapshot batch (ingestion/snapshots.py): the application transaction that sets the table's
+    current snapshot back to the one before it. Only the current snapshot may be retracted: a later one
+    was diffed against it. Nothing for an append batch."""
+    before = app_transaction_version(uri, before_app_id(batch), settings)
+    if before is None:
+        return []
+    current = version_date(app_transaction_version(uri, CURRENT_APP_ID, settings))
+    if current != run_date:
+        source, entity = batch.split("/")[:2]
+        raise SnapshotOrderError(
+            f"{batch} is a snapshot batch and {uri} already reflects the later snapshot of {current}, whose "
+            f"changes were computed against it: retract the later dates first, newest first (`lakehouse "
+            f"batch retract --source {source} --entity {entity} --date {current}`, …), then this one; "
+            "then run the dates again in order."
+        )
+    return [(CURRENT_APP_ID, before)]
+
+
+def check_retractable(source: str, entity: str, run_date: date, settings: Settings) -> None:
+    """Raise SnapshotOrderError when the batch is a snapshot batch older than the table's current one."""
+    uri, batch = raw_table(source, entity, settings), batch_id(source, entity, run_date)
+    if open_table(uri, settings) is not None and batch_committed(uri, batch, settings):
+        snapshot_reset(uri, batch, run_date, settings)
+
+
 def retract_entity(
     source: str, entity: str, run_date: date, reason: str, settings: Settings
 ) -> Retracted | None:
@@ -95,6 +128,7 @@ def retract_entity(
     uri, batch = raw_table(source, entity, settings), batch_id(source, entity, run_date)
     if open_table(uri, settings) is None or not batch_committed(uri, batch, settings):
         return None
+    reset = snapshot_reset(uri, batch, run_date, settings)
     done = retractions(uri, batch, settings)
     current, following = app_id(batch, done), app_id(batch, done + 1)
     metadata = retraction_metadata(batch, current, following, reason)
@@ -102,9 +136,8 @@ def retract_entity(
     quarantined = 0
     if open_table(quarantine, settings) is not None:
         quarantined = retract_rows(quarantine, f"batch_id = '{batch}'", metadata, settings)
-    rows = retract_rows(
-        uri, f"_batch_id = '{batch}'", metadata, settings, (retraction_app_id(batch), done + 1)
-    )
+    txns = [(retraction_app_id(batch), done + 1), *reset]
+    rows = retract_rows(uri, f"_batch_id = '{batch}'", metadata, settings, txns)
     return Retracted(entity, batch, uri, rows, quarantined, current, following)
 
 
@@ -114,11 +147,23 @@ def retract_batch(
     run_date: date,
     reason: str,
     settings: Settings | None = None,
+    keep_earlier_snapshots: bool = False,
 ) -> RetractReport:
-    """Retract the committed batches of `run_date` of these entities of `source` (see retract_entity)."""
+    """Retract the committed batches of `run_date` of these entities of `source` (see retract_entity).
+
+    A snapshot batch that a later snapshot was diffed against cannot be retracted alone: by default
+    SnapshotOrderError is raised before anything is retracted; with `keep_earlier_snapshots` (a whole
+    date's retraction) such batches stay and are listed in `kept`, and the other entities are retracted."""
     settings = settings or get_settings()
     report = RetractReport(source, run_date, reason)
     for entity in entities:
+        try:
+            check_retractable(source, entity, run_date, settings)
+        except SnapshotOrderError as refused:
+            if not keep_earlier_snapshots:
+                raise
+            report.kept[entity] = str(refused)
+    for entity in (e for e in entities if e not in report.kept):
         done = retract_entity(source, entity, run_date, reason, settings)
         if done is None:
             report.not_committed.append(entity)

@@ -28,7 +28,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import duckdb
 import pyarrow as pa
 
-from ingestion import batches, casting
+from ingestion import batches, casting, snapshots
 from ingestion.locations import landing_files
 from ingestion.readers import (
     LOCATION_WORDS,
@@ -248,7 +248,8 @@ def read_landing_files(
             report.quarantined_files.append(quarantine_whole_file(batch, uri, str(exc), settings))
             continue
         if read.header_only:
-            if batch.source.kind == "files":  # a pulled source's empty page or extract: nothing new
+            # a pulled source's empty page or extract is nothing new; an empty snapshot is a problem
+            if batch.source.kind == "files" or batch.entity.is_snapshot:
                 report.empty_files.append(name)
             continue
         missing = missing_required(batch.entity, read)
@@ -315,6 +316,13 @@ def _ingest_entity(
     batch = replace(batch, retractions=batches.retractions(raw_uri, batch.batch_id, settings))
     if batch_already_committed(raw_uri, batch.app_id, settings):
         return report_committed(con, batch, report, landed_since, settings)
+    if batch.entity.is_snapshot:
+        report.load = "snapshot"
+        later = snapshots.later_snapshot(con, raw_uri, batch.run_date, settings)
+        if later is not None:
+            source, entity = batch.source.name, batch.entity.name
+            report.out_of_order = snapshots.backfill_advice(entity, source, batch.run_date, later)
+            return report
     uris, report.expected_at = landing_files(con, batch.source, batch.entity, batch.run_date, settings)
     report.files = [u.rsplit("/", 1)[-1] for u in uris]
     if not uris:
@@ -322,7 +330,8 @@ def _ingest_entity(
         return report
     landed = read_landing_files(con, batch, uris, report, settings)
     if not landed:
-        if batch.source.kind != "files" and not report.file_errors:  # an empty window: close the batch
+        empty_window = batch.source.kind != "files" and not batch.entity.is_snapshot
+        if empty_window and not report.file_errors:  # an empty window: close the batch
             empty = batch.entity.raw_schema.empty_table()
             report.skipped_already_loaded = not append_batch(raw_uri, empty, batch.app_id, settings)
         return report
@@ -338,11 +347,23 @@ def _ingest_entity(
         append_batch(
             quarantine_records(batch.source.name, settings), bad, f"quarantine/{batch.app_id}", settings
         )
-    if not append_batch(raw_uri, good_records(con, batch, checks, extras), batch.app_id, settings):
+    if batch.entity.is_snapshot:
+        incomplete = report.file_error  # a file of the snapshot that did not land: deletions unknown
+        changes = snapshots.land_snapshot(
+            con, batch, raw_uri, list(extras), bad.num_rows, incomplete, settings
+        )
+        if changes is None:
+            report.skipped_already_loaded = True
+            return report
+        report.snapshot = changes
+        report.rows_landed = changes.rows
+    elif append_batch(raw_uri, good_records(con, batch, checks, extras), batch.app_id, settings):
+        total = sum(f.read.records + f.read.rejected for f in landed)
+        report.rows_landed = total - bad.num_rows
+    else:
         report.skipped_already_loaded = True  # a concurrent run committed it meanwhile
         return report
-    total = sum(f.read.records + f.read.rejected for f in landed)
-    report.rows_landed, report.rows_quarantined = total - bad.num_rows, bad.num_rows
+    report.rows_quarantined = bad.num_rows
     report.added_columns = {n: t for n, t in extras.items()}
     report.record_problems = explain(batch, bad)
     return report

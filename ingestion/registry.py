@@ -18,11 +18,14 @@ import pyarrow as pa
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ingestion.types import LINEAGE_FIELDS, LINEAGE_NAMES, ColumnType, parse_type
+from ingestion.types import CHANGE_FIELD, LINEAGE_FIELDS, RESERVED_NAMES, ColumnType, parse_type
 from lakehouse.settings import Settings, get_settings
 
 NAME = r"^[a-z][a-z0-9_]*$"
 Format = Literal["csv", "jsonl", "json", "parquet"]
+# append: every delivered record lands (incremental deliveries). snapshot: each delivery is the entity's full
+# state; only its inserts, updates and deletes against the previous snapshot land (ingestion/snapshots.py).
+LoadMode = Literal["append", "snapshot"]
 EXTENSIONS: dict[str, str] = {"csv": "csv", "jsonl": "jsonl", "json": "json", "parquet": "parquet"}
 PULLED_FORMATS = {"http": "json", "database": "parquet"}  # what the fetch step writes to landing/
 
@@ -90,6 +93,7 @@ class Entity(_Model):
     name: str = Field(default="", pattern=r"^$|" + NAME)
     description: str | None = None
     format: Format = "csv"
+    load: LoadMode = "append"
     file: str | None = None  # file name or glob under the date's folder; default <name>.<format ext>
     csv: CsvOptions = CsvOptions()
     primary_key: list[str] = Field(min_length=1)
@@ -114,14 +118,24 @@ class Entity(_Model):
     @model_validator(mode="after")
     def _keys_are_columns(self) -> Entity:
         for name in self.columns:
-            if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", name) or name in LINEAGE_NAMES:
+            if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", name) or name in RESERVED_NAMES:
                 raise ValueError(f"column name {name!r}: use letters, digits and _ (not a lineage name)")
         missing = [k for k in self.primary_key if k not in self.columns]
         if missing:
             raise ValueError(f"primary_key {missing} not among the columns {list(self.columns)}")
         if self.incremental_column and self.incremental_column not in self.columns:
             raise ValueError(f"incremental_column {self.incremental_column!r} is not a column")
+        if self.is_snapshot and self.incremental_column:
+            raise ValueError(
+                "load: snapshot needs the full state each night; an incremental_column pulls only a window "
+                "(drop one of them)"
+            )
         return self
+
+    @property
+    def is_snapshot(self) -> bool:
+        """Delivered as full snapshots, landed as changes (inserts, updates, deletes) keyed on primary_key."""
+        return self.load == "snapshot"
 
     @property
     def file_pattern(self) -> str:
@@ -138,7 +152,8 @@ class Entity(_Model):
 
     @property
     def raw_schema(self) -> pa.Schema:
-        return pa.schema([*self.arrow_schema, *LINEAGE_FIELDS])
+        change = [CHANGE_FIELD] if self.is_snapshot else []
+        return pa.schema([*self.arrow_schema, *LINEAGE_FIELDS, *change])
 
 
 class Limits(_Model):

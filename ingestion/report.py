@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ingestion.snapshots import SnapshotChanges
 
 MAX_RECORD_MESSAGES = 5
 
@@ -26,6 +30,9 @@ class EntityReport:
     added_columns: dict[str, str] = field(default_factory=dict)  # undeclared columns that landed (drift)
     missing_optional: list[str] = field(default_factory=list)  # declared optional columns a file lacked
     record_problems: list[str] = field(default_factory=list)  # the first quarantined records, explained
+    load: str = "append"  # the entity's load mode; a snapshot lands its changes (rows_landed counts them)
+    snapshot: SnapshotChanges | None = None  # what a snapshot night landed
+    out_of_order: str | None = None  # a snapshot older than raw's current one: refused, with what to do
 
     @property
     def file_error(self) -> str | None:
@@ -38,7 +45,7 @@ class EntityReport:
 
     @property
     def has_problems(self) -> bool:
-        return self.file_error is not None or self.rows_quarantined > 0
+        return self.file_error is not None or self.rows_quarantined > 0 or self.out_of_order is not None
 
     @property
     def batch_open(self) -> bool:
@@ -48,6 +55,8 @@ class EntityReport:
 
     def problems(self, run_date: date, quarantine_table: str) -> list[str]:
         rerun = f"rerun ingestion for {run_date}"
+        if self.out_of_order:
+            return [self.out_of_order]
         if self.file_missing:
             return [
                 f"{self.entity}: no landing file for {run_date} at {self.expected_at} — nothing was loaded "
@@ -69,6 +78,11 @@ class EntityReport:
             f"(the rest of the file landed; rerunning {run_date} does not reload it)."
             for problem in self.record_problems
         ]
+        withheld = self.snapshot.deletions_withheld if self.snapshot else None
+        if withheld:
+            messages.append(
+                f"{self.entity} (snapshot of {run_date}): {withheld}; the next complete snapshot infers them."
+            )
         more = self.rows_quarantined - len(self.record_problems)
         if more > 0:
             messages.append(
@@ -92,7 +106,8 @@ class EntityReport:
             return "already loaded: skipped"
         if self.landed_by_earlier_attempt:
             return "landed by this run: a retry found the batch committed by its earlier attempt"
-        return "; ".join(filter(None, [self.file_error, *self.drift()]))
+        snapshot = [self.snapshot.describe(), self.snapshot.deletions_withheld] if self.snapshot else []
+        return "; ".join(filter(None, [self.out_of_order, self.file_error, *snapshot, *self.drift()]))
 
     def summary(self) -> str:
         if self.skipped_already_loaded:

@@ -20,6 +20,10 @@ LINEAGE_FIELDS = [
     pa.field("_source_file", pa.string(), nullable=False),
 ]
 LINEAGE_NAMES = tuple(f.name for f in LINEAGE_FIELDS)
+# What a row of a snapshot entity (`load: snapshot`) is: 'insert', 'update' or 'delete' (a tombstone that
+# repeats the key's last known values), against the previous snapshot. ingestion/snapshots.py.
+CHANGE_FIELD = pa.field("_change", pa.string(), nullable=False)
+RESERVED_NAMES = (*LINEAGE_NAMES, CHANGE_FIELD.name)
 
 _DECIMAL = re.compile(r"^decimal\(\s*(\d+)\s*,\s*(\d+)\s*\)$")
 

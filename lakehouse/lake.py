@@ -154,8 +154,11 @@ def append_batch(
     app_id: str,
     settings: Settings | None = None,
     partition_by: list[str] | None = None,
+    also_record: list[tuple[str, int]] | None = None,
 ) -> bool:
     """Append `data` exactly once for `app_id`: returns False (and writes nothing) if already committed.
+    `also_record`: more application transactions (app id, version) written in the same commit. Empty
+    `data` still commits (a commit without files), so the batch is recorded.
 
     delta-rs records application transactions but does not enforce them, so the check and the commit run
     under the table's commit lease (lakehouse.lease): of any number of processes committing the same batch,
@@ -174,7 +177,9 @@ def append_batch(
             partition_by=partition_by,
             schema_mode="merge",
             storage_options=settings.storage_options(),
-            commit_properties=CommitProperties(app_transactions=[Transaction(app_id, 1)]),
+            commit_properties=CommitProperties(
+                app_transactions=[Transaction(app_id, 1), *(Transaction(a, v) for a, v in also_record or [])]
+            ),
         )
     return True
 
@@ -221,22 +226,22 @@ def retract_rows(
     predicate: str,
     metadata: dict[str, str],
     settings: Settings | None = None,
-    app_transaction: tuple[str, int] | None = None,
+    app_transactions: list[tuple[str, int]] | None = None,
 ) -> int:
-    """Delete the rows matching `predicate` in one commit carrying `metadata` (and `app_transaction`);
+    """Delete the rows matching `predicate` in one commit carrying `metadata` (and `app_transactions`);
     returns how many were deleted.
 
-    delta-rs writes no commit for a delete that matches nothing, so then, when `app_transaction` is given,
-    an empty append records it instead: the transaction is in the log either way.
+    delta-rs writes no commit for a delete that matches nothing, so then, when `app_transactions` are given,
+    an empty append records them instead: the transactions are in the log either way.
     """
     settings = settings or get_settings()
     table = open_table(uri, settings)
     if table is None:
         raise FileNotFoundError(f"No Delta table at {uri}")
-    txns = [Transaction(*app_transaction)] if app_transaction else None
+    txns = [Transaction(*t) for t in app_transactions] if app_transactions else None
     properties = CommitProperties(custom_metadata=metadata, app_transactions=txns)
     deleted = int(table.delete(predicate, commit_properties=properties)["num_deleted_rows"])
-    if deleted == 0 and app_transaction:
+    if deleted == 0 and app_transactions:
         empty = table.schema().to_arrow()
         write_deltalake(
             uri,

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from ingestion.batches import RetractReport, retract_batch
 from ingestion.registry import RegistryError, Source, get_source
+from ingestion.snapshots import SnapshotOrderError
 from lakehouse.dates import parse_run_date
 from lakehouse.lease import LeaseHeld, run_lease
 from lakehouse.settings import get_settings
@@ -54,6 +55,8 @@ def print_retraction(report: RetractReport) -> None:
         console.print(
             f"no committed batch of {report.run_date} (left as they are): {', '.join(report.not_committed)}"
         )
+    for entity, why in report.kept.items():
+        console.print(f"kept {entity}: {why}", soft_wrap=True)
 
 
 @batch_app.command("retract")
@@ -76,10 +79,17 @@ def retract(
     found = _source(source, entity or [])
     try:  # not while a run works on the lake
         with run_lease(f"lakehouse batch retract --source {source} --date {day}"):
-            report = retract_batch(found.name, entity or list(found.entities), day, reason, get_settings())
+            entities, whole_date = entity or list(found.entities), not entity
+            report = retract_batch(found.name, entities, day, reason, get_settings(), whole_date)
     except LeaseHeld as busy:
         console.print(f"[red]✗[/] {busy}", soft_wrap=True)
         raise typer.Exit(2) from None
+    except SnapshotOrderError as refused:  # nothing was retracted
+        console.print(f"[red]✗[/] {refused}", soft_wrap=True)
+        raise typer.Exit(1) from None
+    if not report.retracted and report.kept:
+        print_retraction(report)
+        raise typer.Exit(1)
     if not report.retracted:
         console.print(
             f"[red]✗[/] nothing to retract: no committed batch of {day} in the raw tables of {source} "

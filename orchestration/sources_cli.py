@@ -40,7 +40,9 @@ def list_sources() -> None:
             table.add_row(path.stem, "[red]invalid[/]", str(exc).splitlines()[-1].strip(), "")
             failed = True
             continue
-        entities = ", ".join(f"{e.name} ({e.format})" for e in source.entities.values())
+        entities = ", ".join(
+            f"{e.name} ({e.format}{', snapshot' if e.is_snapshot else ''})" for e in source.entities.values()
+        )
         table.add_row(source.name, source.kind, _where(source), f"{raw_schema_name(source.name)}: {entities}")
     console.print(table)
     if failed:

@@ -18,7 +18,6 @@ from typing import Any
 import pyarrow as pa
 
 from ingestion.shop.schema import shop_entities
-from ingestion.types import LINEAGE_FIELDS
 from lakehouse.lake import append_batch
 from lakehouse.settings import Settings
 
@@ -119,7 +118,7 @@ def ingested_at(run_date: date) -> datetime:
 
 def entity_table(entity: str, rows: list[tuple[Any, ...]], run_date: date) -> pa.Table:
     spec = shop_entities()[entity]
-    schema = pa.schema([*spec.arrow_schema, *LINEAGE_FIELDS])
+    schema = spec.raw_schema
     columns = list(zip(*rows, strict=True)) if rows else [[] for _ in spec.arrow_schema]
     n = len(rows)
     lineage = [
@@ -127,6 +126,8 @@ def entity_table(entity: str, rows: list[tuple[Any, ...]], run_date: date) -> pa
         [ingested_at(run_date)] * n,
         [f"landing/shop/{run_date.isoformat()}/{spec.file_pattern}"] * n,
     ]
+    if spec.is_snapshot:  # customers and products land as changes: day 1 inserts, later days updates
+        lineage.append(["insert" if run_date == DAY1 else "update"] * n)
     return pa.Table.from_arrays(
         [pa.array(c, f.type) for c, f in zip([*columns, *lineage], schema, strict=True)], schema=schema
     )

@@ -7,9 +7,11 @@ from __future__ import annotations
 import json
 from datetime import date, timedelta
 
+import pyarrow as pa
 import pytest
 from dbt_harness import DbtLake
 
+from lakehouse.lake import duckdb_session
 from lakehouse.settings import Settings
 
 MARTS = {
@@ -19,6 +21,24 @@ MARTS = {
     "dim_products": "product_id",
 }
 START = date(2026, 11, 20)
+
+
+def assert_current_state_is_the_snapshot(lake: DbtLake, entity: str, key: str, snapshot: pa.Table) -> None:
+    """int_<entity>_current (landed as snapshot changes) holds the last snapshot row for row (its values cast
+    as staging casts them); its history has exactly one current version per key."""
+    names = ", ".join(snapshot.column_names)
+    with duckdb_session(str(lake.settings.catalog_path), lake.settings, read_only=True) as con:
+        current = con.sql(f"select {names} from int_{entity}_current where not is_deleted order by {key}")
+        casts = ", ".join(
+            f"cast({c} as {t}) as {c}" for c, t in zip(current.columns, current.types, strict=True)
+        )
+        con.register("snapshot", snapshot)
+        expected = con.sql(f"select {casts} from snapshot order by {key}").to_arrow_table()
+        assert current.to_arrow_table().equals(expected), entity
+        versions = con.sql(
+            f"select count(*), count(distinct {key}) from int_{entity}_history where is_current"
+        )
+        assert versions.fetchone() == (snapshot.num_rows, snapshot.num_rows)
 
 
 @pytest.mark.integration
@@ -35,6 +55,9 @@ def test_incremental_runs_equal_a_full_refresh(tmp_path) -> None:
         loader.ingest_date(day, settings=settings)
         lake.dbt("build", "--vars", json.dumps({"run_date": day.isoformat()}))
     incremental = {mart: lake.read_mart(mart, key) for mart, key in MARTS.items()}
+    last = generator.generate_day(day, scale=0.2)
+    for entity, key in (("customers", "customer_id"), ("products", "product_id")):
+        assert_current_state_is_the_snapshot(lake, entity, key, last[entity])
 
     # each night after the first merged only the rows its new batches touched, and recorded those batches
     merges = [c for c in lake.history("fct_orders") if c.get("dbt_mode") == "merge"]

@@ -59,6 +59,26 @@ def test_a_valid_source_gives_typed_entities(tmp_path):
         ),
         ({"name": "CRM"}, "name: String should match pattern"),
         ({"entities": {"contacts": {**GOOD["entities"]["contacts"], "format": "xml"}}}, "format"),
+        (
+            {"entities": {"contacts": {**GOOD["entities"]["contacts"], "load": "merge"}}},
+            "'append' or 'snapshot'",
+        ),
+        (
+            {"entities": {"contacts": {**GOOD["entities"]["contacts"], "columns": {"_change": "string"}}}},
+            "not a lineage name",
+        ),
+        (
+            {
+                "entities": {
+                    "contacts": {
+                        **GOOD["entities"]["contacts"],
+                        "load": "snapshot",
+                        "incremental_column": "contact_id",
+                    }
+                }
+            },
+            "load: snapshot needs the full state each night",
+        ),
     ],
 )
 def test_an_invalid_source_names_the_file_and_the_field(tmp_path, change, message):
@@ -66,6 +86,14 @@ def test_an_invalid_source_names_the_file_and_the_field(tmp_path, change, messag
     with pytest.raises(RegistryError) as error:
         load_source(path)
     assert str(path) in str(error.value) and message in str(error.value)
+
+
+def test_a_snapshot_entity_lands_with_a_change_column(tmp_path):
+    contacts = {**GOOD["entities"]["contacts"], "load": "snapshot"}
+    entity = load_source(write(tmp_path, {**GOOD, "entities": {"contacts": contacts}})).entities["contacts"]
+    assert entity.is_snapshot and entity.raw_schema.names[-1] == "_change"
+    assert not load_source(write(tmp_path, GOOD)).entities["contacts"].is_snapshot  # append by default
+    assert {n for n, e in shop_entities().items() if e.is_snapshot} == {"customers", "products"}
 
 
 def test_the_file_name_is_the_source_name(tmp_path):

@@ -11,7 +11,6 @@ import pyarrow as pa
 
 from ingestion.batches import batch_id
 from ingestion.shop.schema import ORDER_STATUSES, PAYMENT_METHODS, shop_entities
-from ingestion.types import LINEAGE_FIELDS
 from lakehouse.lake import append_batch, create_lake_views, duckdb_session
 from lakehouse.settings import Settings
 
@@ -70,14 +69,32 @@ def _batch(day: date, first_day: date, defects: Defects) -> dict[str, list[dict]
             "payments": payments}  # fmt: skip
 
 
-def write_raw(settings: Settings, day: date, records: dict[str, list[dict]]) -> None:
-    """Each entity's rows as its batch of `day`, committed the way the loader commits a first delivery."""
+def snapshot_changes(rows: list[dict], previous: list[dict] | None, key: str) -> list[dict]:
+    """A snapshot entity's rows as the loader lands them: the changes against the previous snapshot."""
+    before = {r[key]: r for r in previous or []}
+    now = {r[key]: r for r in rows}
+    changed = [
+        {**r, "_change": "update" if r[key] in before else "insert"} for r in rows if before.get(r[key]) != r
+    ]
+    return changed + [{**r, "_change": "delete"} for k, r in before.items() if k not in now]
+
+
+def write_raw(
+    settings: Settings,
+    day: date,
+    records: dict[str, list[dict]],
+    previous: dict[str, list[dict]] | None = None,
+) -> None:
+    """Each entity's rows as its batch of `day`, committed the way the loader commits a first delivery;
+    snapshot entities (customers, products) as their changes against `previous` (the day before)."""
     ingested_at = datetime.combine(day + timedelta(days=1), time(), tzinfo=UTC)
     for entity, rows in records.items():
         batch = batch_id("shop", entity, day)
-        schema = pa.schema(list(shop_entities()[entity].arrow_schema) + LINEAGE_FIELDS)
+        declared = shop_entities()[entity]
+        if declared.is_snapshot:
+            rows = snapshot_changes(rows, (previous or {}).get(entity), declared.primary_key[0])
         lineage = {"_batch_id": batch, "_ingested_at": ingested_at, "_source_file": f"{entity}.x"}
-        table = pa.Table.from_pylist([{**r, **lineage} for r in rows], schema=schema)
+        table = pa.Table.from_pylist([{**r, **lineage} for r in rows], schema=declared.raw_schema)
         append_batch(settings.uri("raw", "shop", entity), table, batch, settings)
 
 
@@ -123,11 +140,14 @@ def _write_marts(settings: Settings) -> None:
 
 
 def build_shop_lake(settings: Settings, run_date: date = RUN_DATE, **defects: int) -> Settings:
-    """Raw batches of the day before and of run_date (which carries the defects), then the marts."""
+    """Raw batches of the day before and of run_date (which carries the defects), then the marts. The
+    customers without an email lose it on run_date: its customers batch lands them as updates."""
     spec = Defects(**defects)
     days = (run_date - timedelta(days=1), run_date)
+    previous = None
     for day in days:
-        batch_defects = spec if day == run_date else Defects(missing_emails=spec.missing_emails)
-        write_raw(settings, day, _batch(day, days[0], batch_defects))
+        batch = _batch(day, days[0], spec if day == run_date else Defects())
+        write_raw(settings, day, batch, previous)
+        previous = batch
     _write_marts(settings)
     return settings

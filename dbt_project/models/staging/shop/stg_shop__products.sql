@@ -3,6 +3,9 @@ with
 source as (
 
     select * from {{ source('shop', 'products') }}
+    -- a raw table landed before snapshot loads has no _change column: it reads as null (a full snapshot)
+    union all by name
+    select cast(null as varchar) as _change where false
 
 ),
 
@@ -27,6 +30,7 @@ renamed as (
         cast(updated_at as timestamptz) as updated_at,
 
         ---------- lineage
+        coalesce(_change, 'insert') as _change,
         _batch_id,
         cast(_ingested_at as timestamptz) as _ingested_at,
         _source_file
