@@ -98,8 +98,8 @@ def retract(
         )
         raise typer.Exit(1)
     write_retraction(report)
-    entities = ", ".join(r.entity for r in report.retracted)
-    request_full_refresh(f"batch {source}/{day} retracted ({entities}): {reason}", get_settings())
+    retracted = ", ".join(r.entity for r in report.retracted)
+    request_full_refresh(f"batch {source}/{day} retracted ({retracted}): {reason}", get_settings())
     print_retraction(report)
     console.print(
         f"Deliver the corrected data for {day} (a files source: into its landing folder), then run "

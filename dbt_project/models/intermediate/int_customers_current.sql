@@ -10,24 +10,9 @@ customers as (
 
 ),
 
-latest_change as (
-
-    select *
-    from customers
-    qualify row_number() over (
-        partition by customer_id
-        order by _ingested_at desc, _batch_id desc, updated_at desc
-    ) = 1
-
-),
-
 final as (
 
-    select
-        * exclude (_change),
-        _change = 'delete' as is_deleted
-
-    from latest_change
+    {{ latest_change('customers', 'customer_id') }}
 
 )
 

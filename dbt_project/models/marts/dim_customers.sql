@@ -6,12 +6,13 @@
     )
 }}
 
-{#- One row per customer, current version, with lifetime order metrics (cancelled orders excluded). An
-    incremental run recomputes only the customers with a new version or a touched order in a batch it has
-    not merged (macros/watermark.sql) and merges them on customer_id. -#}
+{#- One row per customer, current version (a customer deleted from the source's snapshot stays, with
+    is_deleted), with lifetime order metrics (cancelled orders excluded). An incremental run recomputes only
+    the customers with a change or a touched order in a batch it has not merged (macros/watermark.sql) and
+    merges them on customer_id; their changes are filtered before the current-state window
+    (macros/shop/snapshots.sql, the same logic as int_customers_current). -#}
 
 -- depends_on: {{ ref('stg_shop__orders') }}, {{ ref('stg_shop__order_items') }}, {{ ref('stg_shop__payments') }}
--- depends_on: {{ ref('stg_shop__customers') }}
 
 with
 
@@ -28,10 +29,16 @@ touched_customers as materialized (
 
 {% endif %}
 
+customer_changes as (
+
+    select * from {{ ref('stg_shop__customers') }}
+    {% if is_incremental() %} where customer_id in (select customer_id from touched_customers) {% endif %}
+
+),
+
 customers as (
 
-    select * from {{ ref('int_customers_current') }}
-    {% if is_incremental() %} where customer_id in (select customer_id from touched_customers) {% endif %}
+    {{ latest_change('customer_changes', 'customer_id') }}
 
 ),
 
@@ -78,6 +85,9 @@ final as (
         ---------- metrics
         coalesce(customer_orders.lifetime_orders, 0) as lifetime_orders,
         coalesce(customer_orders.lifetime_value, 0) as lifetime_value,
+
+        ---------- status
+        customers.is_deleted,
 
         ---------- versions
         customers.updated_at

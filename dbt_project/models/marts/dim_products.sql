@@ -24,6 +24,7 @@ final as (
 
         ---------- booleans
         is_active,
+        is_deleted,
 
         ---------- versions
         updated_at
