@@ -1,4 +1,4 @@
-"""Helpers for running dbt in-process (prefect-dbt, tests)."""
+"""Helpers for running dbt in-process (lakehouse.transform.invoke_dbt, tests)."""
 
 from __future__ import annotations
 
