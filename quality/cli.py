@@ -108,8 +108,11 @@ def inspect(
             table.add_row(*(str(row.get(c)) for c in columns))
         console.print(table)
     for candidate in run_candidates(decision.run_id):
+        size = f"{candidate.rows} rows"
+        if candidate.mode == "merge":  # the changed rows; the catalog view shows the table with them merged
+            size = f"{candidate.rows} changed rows (to merge into version {candidate.base_version})"
         console.print(
-            f"candidate {candidate.model}: {candidate.rows} rows at {candidate.uri} — in the catalog: "
+            f"candidate {candidate.model}: {size} at {candidate.uri} — in the catalog: "
             f"select * from {candidate.schema}_candidate.{candidate.model}",
             soft_wrap=True,
         )
