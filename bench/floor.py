@@ -25,7 +25,7 @@ from bench.contracts import contract_checks
 from ingestion.batches import batch_id
 from ingestion.casting import ident, literal
 from ingestion.registry import Entity, Source, load_registry
-from lakehouse.lake import duckdb_session
+from lakehouse.lake import duckdb_session, open_table
 from lakehouse.layout import analytics_table, landing_file, raw_table
 from lakehouse.settings import Settings, get_settings
 from lakehouse.timing import timed_into
@@ -54,10 +54,37 @@ def land_entity(
     lineage = f"{literal(batch_id(source.name, entity.name, day))} as _batch_id, now() as _ingested_at"
     read = f"{READERS[entity.format]}({literal(uri)})"
     sql = f"select {columns}, {lineage}, {literal(uri)} as _source_file from {read}"
-    reader = con.sql(sql).to_arrow_reader(100_000).cast(entity.raw_schema)
-    write_deltalake(raw_table(source.name, entity.name, s), reader, mode="append")
-    rows = con.sql(f"select count(*) from {read}").fetchone()
+    table = raw_table(source.name, entity.name, s)
+    if entity.is_snapshot:
+        sql = snapshot_changes(sql, table, entity, s)
+    con.execute(f"create or replace temp table landed as {sql}")
+    reader = con.sql("select * from landed").to_arrow_reader(100_000).cast(entity.raw_schema)
+    write_deltalake(table, reader, mode="append")
+    rows = con.sql("select count(*) from landed").fetchone()
     return int(rows[0]) if rows else 0
+
+
+def snapshot_changes(snapshot_sql: str, table: str, entity: Entity, s: Settings) -> str:
+    """A full snapshot as its inserts, updates and deletes against the table's current state (the latest
+    change per key), as a plain query: the same work as the project's snapshot load, without its checks."""
+    if open_table(table, s) is None:
+        return f"select *, 'insert' as _change from ({snapshot_sql})"
+    keys = ", ".join(ident(k) for k in entity.primary_key)
+    match = " and ".join(f"s.{ident(k)} = c.{ident(k)}" for k in entity.primary_key)
+    differs = " or ".join(f"s.{ident(n)} is distinct from c.{ident(n)}" for n in entity.columns)
+    current = (
+        f"(select * from delta_scan({literal(table)}) qualify row_number() over "
+        f"(partition by {keys} order by _ingested_at desc, _batch_id desc) = 1)"
+    )
+    return f"""with s as ({snapshot_sql}), c as (select * from {current} where _change != 'delete')
+        select s.*, case when c.{ident(entity.primary_key[0])} is null then 'insert' else 'update' end
+            as _change
+        from s left join c on {match} where c.{ident(entity.primary_key[0])} is null or {differs}
+        union all by name
+        select c.* exclude (_change, _batch_id, _ingested_at, _source_file), 'delete' as _change,
+            s2._batch_id, s2._ingested_at, s2._source_file
+        from c cross join (select _batch_id, _ingested_at, _source_file from s limit 1) s2
+        where not exists (select 1 from s where {match})"""
 
 
 def ingest(con: duckdb.DuckDBPyConnection, day: date, s: Settings) -> int:
