@@ -7,7 +7,7 @@ import platform
 from pathlib import Path
 
 from bench.harness import bench_scale, bench_series, compile_project
-from bench.overhead import bench_overhead, overhead_table
+from bench.overhead import bench_overhead, overhead_table, prefect_server
 from bench.report import scale_table, series_table
 
 
@@ -51,18 +51,19 @@ def main() -> None:
     print(header, flush=True)
     manifest = compile_project(work)
     parts = [header]
-    for scale in args.scales:
-        parts.append(scale_table(bench_scale(scale, args.runs, work, manifest)))
-        print(parts[-1], flush=True)
-    if args.nights:
-        series_scale = args.series_scale or min(args.scales or [1.0])
-        parts.append(series_table(bench_series(series_scale, args.nights, work, manifest)))
-        print(parts[-1], flush=True)
-    overhead_runs = args.runs if args.overhead_runs is None else args.overhead_runs
-    if overhead_runs:
-        results = bench_overhead(args.overhead_scale, overhead_runs, work, args.prefect_api)
-        parts.append(overhead_table(args.overhead_scale, results))
-        print(parts[-1], flush=True)
+    with prefect_server(work, args.prefect_api) as api_url:  # the project's nights report to a running server
+        for scale in args.scales:
+            parts.append(scale_table(bench_scale(scale, args.runs, work, manifest, api_url)))
+            print(parts[-1], flush=True)
+        if args.nights:
+            series_scale = args.series_scale or min(args.scales or [1.0])
+            parts.append(series_table(bench_series(series_scale, args.nights, work, manifest, api_url)))
+            print(parts[-1], flush=True)
+        overhead_runs = args.runs if args.overhead_runs is None else args.overhead_runs
+        if overhead_runs:
+            results = bench_overhead(args.overhead_scale, overhead_runs, work, api_url)
+            parts.append(overhead_table(args.overhead_scale, results))
+            print(parts[-1], flush=True)
     if args.out:
         args.out.write_text("\n".join(parts))
 

@@ -100,12 +100,17 @@ def _night(m: Measurement, stages: dict[str, float], inner: float, counts: dict[
     )
 
 
-def run_project(lake: Path, day: date, work: Path, log: Path, full_refresh: bool = False) -> Night:
-    """`lakehouse run --no-generate` on `lake`; stage times from the run's summary in ops/runs/."""
+def run_project(
+    lake: Path, day: date, work: Path, log: Path, full_refresh: bool = False, api_url: str | None = None
+) -> Night:
+    """`lakehouse run --no-generate` on `lake`; stage times from the run's summary in ops/runs/. With
+    `api_url` the run reports to that running Prefect server (as a deployment's run does), else it starts
+    Prefect's temporary server (a child process, counted in the tree's memory)."""
     cmd = [str(BIN / "lakehouse"), "run", "--date", day.isoformat(), "--no-generate"]
     cmd += ["--full-refresh"] if full_refresh else []
     before = set((lake / "ops" / "runs" / day.isoformat()).glob("*.json"))
-    m = _checked(measure(cmd, lake_env(lake, work / ".prefect"), log, cwd=PROJECT_DIR), "lakehouse run", log)
+    env = lake_env(lake, work / ".prefect") | ({"PREFECT_API_URL": api_url} if api_url else {})
+    m = _checked(measure(cmd, env, log, cwd=PROJECT_DIR), "lakehouse run", log)
     (summary_file,) = set((lake / "ops" / "runs" / day.isoformat()).glob("*.json")) - before
     summary = json.loads(summary_file.read_text())
     landed = sum(t["rows_landed"] for t in summary["landed"])
@@ -129,13 +134,16 @@ class ScaleResult:
     floor: list[Night]
 
 
-def bench_scale(scale: float, runs: int, work: Path, manifest: Path) -> ScaleResult:
+def bench_scale(
+    scale: float, runs: int, work: Path, manifest: Path, api_url: str | None = None
+) -> ScaleResult:
     """`runs` nights of the project and of the floor, each on a fresh lake with the same landing files."""
     landing = generate(work / f"landing-{scale:g}", scale, [SCALE_DATE])
     result = ScaleResult(scale, [], [])
     for i in range(runs):
         lake = fresh_lake(landing, work / "lake")
-        result.project.append(run_project(lake, SCALE_DATE, work, work / f"project-{scale:g}-{i}.log"))
+        log = work / f"project-{scale:g}-{i}.log"
+        result.project.append(run_project(lake, SCALE_DATE, work, log, api_url=api_url))
         lake = fresh_lake(landing, work / "lake")
         result.floor.append(run_floor(lake, SCALE_DATE, manifest, work, work / f"floor-{scale:g}-{i}.log"))
         print(
@@ -156,7 +164,9 @@ class SeriesResult:
     full_refresh: Night
 
 
-def bench_series(scale: float, nights: int, work: Path, manifest: Path) -> SeriesResult:
+def bench_series(
+    scale: float, nights: int, work: Path, manifest: Path, api_url: str | None = None
+) -> SeriesResult:
     """`nights` dates in a row on one lake (project and floor each), then the project's --full-refresh."""
     days = [SERIES_START + timedelta(days=i) for i in range(nights)]
     landing = generate(work / f"landing-series-{scale:g}", scale, days)
@@ -164,9 +174,10 @@ def bench_series(scale: float, nights: int, work: Path, manifest: Path) -> Serie
     floor_lake = fresh_lake(landing, work / "series-floor")
     result = SeriesResult(scale, days, [], [], Night({}, 0, 0, 0))
     for i, day in enumerate(days):
-        result.project.append(run_project(project_lake, day, work, work / f"series-project-{i}.log"))
+        log = work / f"series-project-{i}.log"
+        result.project.append(run_project(project_lake, day, work, log, api_url=api_url))
         result.floor.append(run_floor(floor_lake, day, manifest, work, work / f"series-floor-{i}.log"))
         print(f"series night {i + 1}/{nights}: project {result.project[-1].total:.1f} s", flush=True)
     log = work / "series-full-refresh.log"
-    result.full_refresh = run_project(project_lake, days[-1], work, log, full_refresh=True)
+    result.full_refresh = run_project(project_lake, days[-1], work, log, full_refresh=True, api_url=api_url)
     return result

@@ -8,7 +8,7 @@ from bench.harness import STAGES, Night, ScaleResult, SeriesResult
 
 ROWS = ("startup", *STAGES, "other")
 LABELS = {
-    "startup": "start-up (process, Prefect server, imports, exit)",
+    "startup": "start-up (process, imports, Prefect flow run, exit)",
     "ingest": "ingest (landing -> raw Delta)",
     "raw_gate": "raw gate (contracts on the night's batches)",
     "dbt": "dbt build (models and tests)",
