@@ -50,7 +50,8 @@ def lake_env(lake: Path, prefect_home: Path) -> dict[str, str]:
 
 def generate(template: Path, scale: float, days: list[date]) -> Path:
     """The landing files of `days` at `scale`, written once into `template`/landing (kept between benches)."""
-    done = template / f".generated-{'-'.join(d.isoformat() for d in days)}"
+    span = f"{days[0].isoformat()}-{days[-1].isoformat()}-{len(days)}" if days else "none"
+    done = template / f".generated-{span}"  # a name of bounded length, also for a 30-night series
     if not done.exists():
         shutil.rmtree(template, ignore_errors=True)
         template.mkdir(parents=True)
