@@ -11,29 +11,9 @@ products as (
 
 ),
 
-changes as (
-
-    select
-        *,
-        lead(_ingested_at) over (
-            partition by product_id
-            order by _ingested_at, _batch_id
-        ) as next_change_at
-
-    from products
-
-),
-
 final as (
 
-    select
-        * exclude (_change, next_change_at),
-        _ingested_at as valid_from,
-        next_change_at as valid_to,
-        next_change_at is null as is_current
-
-    from changes
-    where _change <> 'delete'
+    {{ change_history('products', 'product_id') }}
 
 )
 
