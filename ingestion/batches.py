@@ -23,6 +23,7 @@ from ingestion.snapshots import (
 from lakehouse.lake import app_transaction_version, open_table, retract_rows
 from lakehouse.layout import quarantine_records, raw_table
 from lakehouse.settings import Settings, get_settings
+from lakehouse.wap import request_full_refresh
 
 RETRACTION_PREFIX = "retract/"
 REDELIVERY_SUFFIX = "/redelivery-"
@@ -153,7 +154,8 @@ def retract_batch(
 
     A snapshot batch that a later snapshot was diffed against cannot be retracted alone: by default
     SnapshotOrderError is raised before anything is retracted; with `keep_earlier_snapshots` (a whole
-    date's retraction) such batches stay and are listed in `kept`, and the other entities are retracted."""
+    date's retraction) such batches stay and are listed in `kept`, and the other entities are retracted.
+    A retraction asks the next `lakehouse run` to rebuild the marts in full (lakehouse.wap)."""
     settings = settings or get_settings()
     report = RetractReport(source, run_date, reason)
     for entity in entities:
@@ -169,4 +171,7 @@ def retract_batch(
             report.not_committed.append(entity)
         else:
             report.retracted.append(done)
+    if report.retracted:  # a redelivery keeps its batch id: the marts' batch watermarks would not see it
+        entities_done = ", ".join(r.entity for r in report.retracted)
+        request_full_refresh(f"batch {source}/{run_date} retracted ({entities_done}): {reason}", settings)
     return report

@@ -18,7 +18,6 @@ from ingestion.snapshots import SnapshotOrderError
 from lakehouse.dates import parse_run_date
 from lakehouse.lease import LeaseHeld, run_lease
 from lakehouse.settings import get_settings
-from lakehouse.wap import request_full_refresh
 from quality.ledger import write_retraction
 
 batch_app = typer.Typer(help="Landing batches: retract a committed bad batch.", no_args_is_help=True)
@@ -98,8 +97,6 @@ def retract(
         )
         raise typer.Exit(1)
     write_retraction(report)
-    retracted = ", ".join(r.entity for r in report.retracted)
-    request_full_refresh(f"batch {source}/{day} retracted ({retracted}): {reason}", get_settings())
     print_retraction(report)
     console.print(
         f"Deliver the corrected data for {day} (a files source: into its landing folder), then run "

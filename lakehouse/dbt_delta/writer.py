@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Literal
+from typing import Literal, cast
 
 import duckdb
 
@@ -20,7 +20,6 @@ from lakehouse.wap import Candidate, PublishMode, version_scan, write_candidate
 WriteMode = Literal["overwrite", "append", "merge"]
 WRITE_MODES: tuple[str, ...] = ("overwrite", "append", "merge")
 ARROW_BATCH_ROWS = 128_000
-_publish_modes: dict[str, PublishMode] = {"overwrite": "overwrite", "append": "append", "merge": "merge"}
 
 
 def write_model_candidate(
@@ -47,7 +46,7 @@ def write_model_candidate(
         raise ValueError("A merge needs a unique_key: set config(unique_key=...) on the model.")
     table = open_table(candidate.location, settings)
     base = None if table is None else int(table.version())
-    publish_mode: PublishMode = "overwrite" if base is None else _publish_modes[mode]
+    publish_mode = "overwrite" if base is None else cast(PublishMode, mode)  # a mode of WRITE_MODES
     candidate = replace(candidate, mode=publish_mode, base_version=base, unique_key=tuple(unique_key))
     if publish_mode != "merge":
         return write_candidate(candidate, con.sql(sql).to_arrow_reader(ARROW_BATCH_ROWS), settings)

@@ -5,25 +5,18 @@
     push a semi-join through a window: filtering their output would still rank every raw row.
 -#}
 
-{% macro latest_version(relation, key) -%}
-    {#- One row per `key`: its latest version by updated_at (ties: the latest ingested, then batch). -#}
+{% macro latest_version(relation, key, order_by='updated_at desc, _ingested_at desc, _batch_id desc') -%}
+    {#- One row per `key`: the first by `order_by` (by default its latest version by updated_at; ties: the
+        latest ingested, then batch). The shop's dedup and current-state logic all take this shape. -#}
     select *
     from {{ relation }}
-    qualify row_number() over (
-        partition by {{ key }}
-        order by updated_at desc, _ingested_at desc, _batch_id desc
-    ) = 1
+    qualify row_number() over (partition by {{ key }} order by {{ order_by }}) = 1
 {%- endmacro %}
 
 
 {% macro payments_first_delivery(payments) -%}
     {#- One row per payment_id: the source re-delivers ~0.5% of payment events; the first delivery wins. -#}
-    select *
-    from {{ payments }}
-    qualify row_number() over (
-        partition by payment_id
-        order by _ingested_at, _batch_id, _source_file, paid_at, amount
-    ) = 1
+    {{ latest_version(payments, 'payment_id', '_ingested_at, _batch_id, _source_file, paid_at, amount') }}
 {%- endmacro %}
 
 
@@ -36,12 +29,7 @@
         cast(sum(quantity * unit_price) as decimal(18, 2)) as order_amount
 
     from (
-        select *
-        from {{ order_items }}
-        qualify row_number() over (
-            partition by order_item_id
-            order by _ingested_at desc, _batch_id desc
-        ) = 1
+        {{ latest_version(order_items, 'order_item_id', '_ingested_at desc, _batch_id desc') }}
     ) as latest_lines
     group by order_id
 {%- endmacro %}

@@ -9,11 +9,9 @@
         * exclude (_change),
         _change = 'delete' as is_deleted
 
-    from {{ relation }}
-    qualify row_number() over (
-        partition by {{ key }}
-        order by _ingested_at desc, _batch_id desc, updated_at desc
-    ) = 1
+    from (
+        {{ latest_version(relation, key, '_ingested_at desc, _batch_id desc, updated_at desc') }}
+    ) as latest
 {%- endmacro %}
 
 
