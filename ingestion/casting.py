@@ -10,6 +10,7 @@ field is longer than the source's size limit.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from ingestion.registry import Entity, Limits
 from ingestion.types import ColumnType
@@ -71,9 +72,11 @@ class ColumnCheck:
         name = self.name.replace("'", "''")
         return f"format('{name}: ''{{}}'' {what}', left(CAST({self.col} AS VARCHAR), {MAX_VALUE_CHARS}))"
 
-    def problem(self, limits: Limits) -> str:
-        """NULL when the value is fine, else e.g. "quantity: '2.5' is not a valid INTEGER"."""
+    def problem(self, limits: Limits, typed: str | None = None) -> str:
+        """NULL when the value is fine, else e.g. "quantity: '2.5' is not a valid INTEGER". `typed`: a column
+        holding `typed()` already (the conversion then runs once per value)."""
         col, name = self.col, self.name.replace("'", "''")
+        typed = typed or self.typed()
         whens = [f"WHEN {col} IS NULL THEN '{name}: missing (required)'"] if self.required else []
         whens.append(f"WHEN {col} IS NULL THEN NULL")
         if self.is_text:
@@ -91,15 +94,17 @@ class ColumnCheck:
         lossy = self._lossy_decimal()
         if lossy:
             whens.append(lossy)
-        whens.append(
-            f"WHEN {self.typed()} IS NULL THEN {self._message('is not a valid ' + self.type.duckdb)}"
-        )
+        whens.append(f"WHEN {typed} IS NULL THEN {self._message('is not a valid ' + self.type.duckdb)}")
         if self.type.duckdb in ("DATE", "TIMESTAMPTZ"):
             low, high = limits.min_date.isoformat(), limits.max_date.isoformat()
-            day = f"CAST({self.typed()} AS DATE)"
+            if self.type.duckdb == "DATE":
+                outside = f"{typed} < DATE '{low}' OR {typed} > DATE '{high}'"
+            else:  # the UTC day, compared as instants (a cast to DATE goes through the time zone library)
+                after = (limits.max_date + timedelta(days=1)).isoformat()
+                first, end = f"TIMESTAMPTZ '{low} 00:00:00+00'", f"TIMESTAMPTZ '{after} 00:00:00+00'"
+                outside = f"{typed} < {first} OR {typed} >= {end}"
             whens.append(
-                f"WHEN {day} < DATE '{low}' OR {day} > DATE '{high}' "
-                f"THEN {self._message(f'is outside the accepted dates {low} to {high}')}"
+                f"WHEN {outside} THEN {self._message(f'is outside the accepted dates {low} to {high}')}"
             )
         return "CASE " + " ".join(whens) + " END"
 
@@ -112,14 +117,21 @@ def column_checks(entity: Entity, landed_types: dict[str, str]) -> list[ColumnCh
     ]
 
 
-def reason(checks: list[ColumnCheck], limits: Limits) -> str:
-    """All problems of a record joined by '; ', NULL for a good record."""
-    parts = [c.problem(limits) for c in checks]
+def typed_name(check: ColumnCheck) -> str:
+    """The column `typed_columns(checks, aside=True)` gives a check's typed value."""
+    return ident("_typed_" + check.name)
+
+
+def reason(checks: list[ColumnCheck], limits: Limits, aside: bool = False) -> str:
+    """All problems of a record joined by '; ', NULL for a good record. `aside`: the typed values are in
+    the columns `typed_name(check)` (from `typed_columns(checks, aside=True)`)."""
+    parts = [c.problem(limits, typed_name(c) if aside else None) for c in checks]
     return f"NULLIF(concat_ws('; ', {', '.join(parts)}), '')"
 
 
-def typed_columns(checks: list[ColumnCheck]) -> str:
-    return ", ".join(f"{c.typed()} AS {c.col}" for c in checks)
+def typed_columns(checks: list[ColumnCheck], aside: bool = False) -> str:
+    """The typed values as the columns' own names, or `aside` of the landed ones as `typed_name(check)`."""
+    return ", ".join(f"{c.typed()} AS {typed_name(c) if aside else c.col}" for c in checks)
 
 
 def original_record(columns: dict[str, str], max_chars: int) -> str:

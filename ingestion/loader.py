@@ -159,20 +159,45 @@ def undeclared_columns(types: dict[str, str], entity: Entity) -> dict[str, str]:
 def check_landed(
     con: duckdb.DuckDBPyConnection, batch: Batch, checks: list[casting.ColumnCheck], extra_names: list[str]
 ) -> None:
-    """Type and check every landed record once, into the temp table `checked` (typed values, _reason)."""
+    """Type and check every landed record once, into the temp table `checked` (typed values, _reason).
+    Each value is converted once (beside its landed text); the reason reads both."""
     extras = "".join(f", {casting.ident(n)}" for n in extra_names)
     raw = {c.name: casting.ident("_raw_" + c.name) for c in checks}
     originals = ", ".join(f"{casting.ident(name)} AS {alias}" for name, alias in raw.items())
-    typed = ", ".join(casting.ident(c.name) for c in checks)
+    aside = ", ".join(casting.typed_name(c) for c in checks)
+    typed = ", ".join(f"{casting.typed_name(c)} AS {c.col}" for c in checks)
     record = casting.original_record({**raw, **{n: casting.ident(n) for n in extra_names}}, RECORD_CHARS)
-    inner = (
-        f"SELECT _file, _line, {originals}, {casting.typed_columns(checks)}, "
-        f"{casting.reason(checks, batch.source.limits)} AS _reason{extras} FROM landed"
+    converted = f"SELECT *, {casting.typed_columns(checks, aside=True)} FROM landed"
+    reasoned = (
+        f"SELECT _file, _line, {originals}, {aside}, "
+        f"{casting.reason(checks, batch.source.limits, aside=True)} AS _reason{extras} FROM ({converted})"
     )
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE checked AS SELECT _file, _line, {typed}, _reason{extras}, "
-        f"CASE WHEN _reason IS NOT NULL THEN {record} END AS _record FROM ({inner})"
+        f"CASE WHEN _reason IS NOT NULL THEN {record} END AS _record FROM ({reasoned})"
     )
+
+
+def check_files(
+    con: duckdb.DuckDBPyConnection, batch: Batch, landed: list[LandedFile]
+) -> tuple[list[casting.ColumnCheck], dict[str, str]]:
+    """The `landed` view over the read files and the `checked` table; the checks and undeclared columns."""
+    _landed_view(con, landed, batch.entity)
+    types = landed_types(con)
+    checks, extras = casting.column_checks(batch.entity, types), undeclared_columns(types, batch.entity)
+    check_landed(con, batch, checks, list(extras))
+    return checks, extras
+
+
+def quarantined_without_lines(con: duckdb.DuckDBPyConnection, landed: list[LandedFile]) -> set[str]:
+    """The files read without exact line numbers that have a record to quarantine."""
+    inexact = [f.uri for f in landed if not f.read.exact_lines]
+    if not inexact:
+        return set()
+    rows = con.execute(
+        "SELECT DISTINCT _file FROM checked WHERE _reason IS NOT NULL AND list_contains(?, _file)", [inexact]
+    ).fetchall()
+    return {str(r[0]) for r in rows}
 
 
 def good_records(
@@ -335,10 +360,15 @@ def _ingest_entity(
             empty = batch.entity.raw_schema.empty_table()
             report.skipped_already_loaded = not append_batch(raw_uri, empty, batch.app_id, settings)
         return report
-    _landed_view(con, landed, batch.entity)
-    types = landed_types(con)
-    checks, extras = casting.column_checks(batch.entity, types), undeclared_columns(types, batch.entity)
-    check_landed(con, batch, checks, list(extras))
+    checks, extras = check_files(con, batch, landed)
+    inexact = quarantined_without_lines(con, landed)
+    if inexact:  # read fast, with a record to quarantine: read those files again for its exact line
+        for i, f in enumerate(landed):
+            if f.uri in inexact:
+                drop_landed_text(con, f.read)
+                limits = batch.source.limits
+                landed[i] = LandedFile(f.uri, read_file(con, f.uri, batch.entity, limits, f.read.table, True))
+        checks, extras = check_files(con, batch, landed)
     con.execute("DROP VIEW landed")
     for f in landed:
         drop_landed_text(con, f.read)

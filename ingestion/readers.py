@@ -9,6 +9,15 @@
 1; a record with a quoted newline counts as one line) and JSON lines, the element for a JSON array, the row
 for Parquet. CSV parse errors come from DuckDB's `store_rejects`; JSON lines are read as text lines and
 parsed one by one, so one truncated line costs that line only.
+
+JSON has a fast path: a file whose every record is an object with only declared keys is read by DuckDB's
+JSON reader straight into one text column per key (one parse, no text of the lines kept). Anything else
+(a malformed line, a non-object, a duplicate or undeclared key, an over-size record) makes DuckDB's reader
+fail and the file is read the exact way above. The values stay text: DuckDB's typed readers accept what the
+declared types must refuse (CSV: '2.5' into BIGINT as 3, 'x' into TIMESTAMPTZ as NULL; both: a timestamp
+into DATE by truncation, a decimal rounded to its scale), so typing stays with ingestion/casting.py. A
+JSON-lines file read fast numbers its records, not its lines (DuckDB skips blank lines): `exact_lines` is
+False, and a caller that quarantines one of its records reads it again with `text_path=True`.
 """
 
 from __future__ import annotations
@@ -59,6 +68,7 @@ class FileRead:
     records: int = 0
     rejected: int = 0
     header_only: bool = False
+    exact_lines: bool = True  # False: `_line` numbers the records (a JSON-lines file read fast)
 
 
 LOCATION_WORDS = {"csv": "line", "jsonl": "line", "json": "record", "parquet": "row"}  # what _line counts
@@ -139,7 +149,12 @@ def csv_header(con: duckdb.DuckDBPyConnection, uri: str, entity: Entity) -> list
 
 
 def read_csv_file(
-    con: duckdb.DuckDBPyConnection, uri: str, entity: Entity, limits: Limits, table: str
+    con: duckdb.DuckDBPyConnection,
+    uri: str,
+    entity: Entity,
+    limits: Limits,
+    table: str,
+    text_path: bool = False,
 ) -> FileRead:
     opts = entity.csv
     header = csv_header(con, uri, entity) if opts.header else list(entity.columns)
@@ -216,7 +231,8 @@ def _extract_json(
     con: duckdb.DuckDBPyConnection, lines: str, table: str, entity: Entity, columns: list[str]
 ) -> None:
     """One parse per record for all text values (json_extract_string with a list of paths), one more for
-    the json-typed columns; strings as their text, other values (numbers, objects) as JSON text."""
+    the json-typed columns; strings as their text, other values (numbers, objects) as JSON text;
+    a JSON null is a missing value (NULL) in every column."""
     json_cols = [n for n in columns if n in entity.columns and entity.columns[n].column_type.is_json]
     text_cols = [n for n in columns if n not in json_cols]
     parts = []
@@ -227,7 +243,7 @@ def _extract_json(
         paths = ", ".join(_json_path(n) for n in json_cols)
         parts.append(f"json_extract(_text, [{paths}]) AS _j")
     values = [f"_t[{i + 1}] AS {ident(n)}" for i, n in enumerate(text_cols)]
-    values += [f"CAST(_j[{i + 1}] AS VARCHAR) AS {ident(n)}" for i, n in enumerate(json_cols)]
+    values += [f"NULLIF(CAST(_j[{i + 1}] AS VARCHAR), 'null') AS {ident(n)}" for i, n in enumerate(json_cols)]
     inner = f"SELECT _line{''.join(', ' + p for p in parts)} FROM {lines} WHERE {IS_OBJECT}"
     order = ", ".join(["_line", *[ident(n) for n in columns]])
     con.execute(
@@ -249,16 +265,74 @@ def _json_read(con: duckdb.DuckDBPyConnection, lines: str, table: str, entity: E
     return read
 
 
+def _json_fast(
+    con: duckdb.DuckDBPyConnection, uri: str, entity: Entity, limits: Limits, table: str, fmt: str
+) -> FileRead | None:
+    """The fast path (module docstring); None when the file needs the exact path."""
+    options = f"format = {literal('newline_delimited' if fmt == 'jsonl' else 'array')}, " + (
+        f"maximum_object_size = {_line_size(entity, limits)}"
+    )
+    try:
+        row = con.execute(
+            f"""SELECT count(*) FILTER (WHERE json_type(json) <> 'OBJECT'),
+                list_distinct(flatten(list(DISTINCT json_keys(json))))
+            FROM read_json_objects({literal(uri)}, {options})"""
+        ).fetchone()
+    except UNREADABLE:
+        return None
+    if row is None or row[0] or any(k not in entity.columns for k in row[1] or []):
+        return None
+    found = {str(k) for k in row[1] or []}
+    columns = [n for n in entity.columns if n in found]
+    if not columns:
+        return None  # no declared key at all: the exact path says what the records are
+    is_json = {n: entity.columns[n].column_type.is_json for n in columns}
+    types = ", ".join(f"{literal(n)}: {literal('JSON' if is_json[n] else 'VARCHAR')}" for n in columns)
+    values = ", ".join(
+        f"CAST({ident(n)} AS VARCHAR) AS {ident(n)}" if is_json[n] else ident(n) for n in columns
+    )
+    try:
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE {table}_parsed AS SELECT {values}
+            FROM read_json({literal(uri)}, {options}, columns = {{{types}}})"""
+        )
+    except UNREADABLE:
+        drop_temp_objects(con, f"{table}_parsed", exact=True)
+        return None
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {table} AS SELECT rowid + 1 AS _line, * FROM {table}_parsed")
+    _new_rejects(con, table)
+    read = FileRead(table, fmt, {n: "VARCHAR" for n in columns}, exact_lines=fmt != "jsonl")
+    read.records = _count(con, table)
+    read.header_only = read.records == 0
+    return read
+
+
 def read_jsonl_file(
-    con: duckdb.DuckDBPyConnection, uri: str, entity: Entity, limits: Limits, table: str
+    con: duckdb.DuckDBPyConnection,
+    uri: str,
+    entity: Entity,
+    limits: Limits,
+    table: str,
+    text_path: bool = False,
 ) -> FileRead:
+    fast = None if text_path else _json_fast(con, uri, entity, limits, table, "jsonl")
+    if fast is not None:
+        return fast
     lines = _text_lines(con, uri, entity, limits, table)
     return _json_read(con, lines, table, entity, "jsonl")
 
 
 def read_json_array_file(
-    con: duckdb.DuckDBPyConnection, uri: str, entity: Entity, limits: Limits, table: str
+    con: duckdb.DuckDBPyConnection,
+    uri: str,
+    entity: Entity,
+    limits: Limits,
+    table: str,
+    text_path: bool = False,
 ) -> FileRead:
+    fast = None if text_path else _json_fast(con, uri, entity, limits, table, "json")
+    if fast is not None:
+        return fast
     try:
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE {table}_parsed AS SELECT CAST(json AS VARCHAR) AS _text
@@ -275,7 +349,12 @@ def read_json_array_file(
 
 
 def read_parquet_file(
-    con: duckdb.DuckDBPyConnection, uri: str, entity: Entity, limits: Limits, table: str
+    con: duckdb.DuckDBPyConnection,
+    uri: str,
+    entity: Entity,
+    limits: Limits,
+    table: str,
+    text_path: bool = False,
 ) -> FileRead:
     try:
         con.execute(
@@ -324,12 +403,18 @@ def drop_temp_objects(con: duckdb.DuckDBPyConnection, prefix: str, exact: bool =
 
 
 def read_file(
-    con: duckdb.DuckDBPyConnection, uri: str, entity: Entity, limits: Limits, table: str
+    con: duckdb.DuckDBPyConnection,
+    uri: str,
+    entity: Entity,
+    limits: Limits,
+    table: str,
+    text_path: bool = False,
 ) -> FileRead:
-    """Read `uri` as `entity.format` into the temp relation `table` (with `table`_rejects)."""
+    """Read `uri` as `entity.format` into the temp relation `table` (with `table`_rejects); `text_path`
+    skips the JSON fast path (exact line numbers)."""
     drop_temp_objects(con, table)
     try:
-        return READERS[entity.format](con, uri, entity, limits, table)
+        return READERS[entity.format](con, uri, entity, limits, table, text_path)
     except duckdb.HTTPException:
         raise
     except UNREADABLE as exc:
