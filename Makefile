@@ -65,6 +65,9 @@ BENCH_SCALES ?= 200 2000
 BENCH_RUNS ?= 3
 BENCH_NIGHTS ?= 7
 BENCH_SERIES_SCALE ?=
+# BENCH_HISTORY_DAYS dates of history at BENCH_HISTORY_SCALE, then a night of about 1 % new rows and its full refresh.
+BENCH_HISTORY_DAYS ?= 100
+BENCH_HISTORY_SCALE ?= 20
 BENCH_WORK ?= .bench
 BENCH_OUT ?= $(BENCH_WORK)/results.md
 # Prefect's fixed cost (start-up to first task, overhead per dbt node) at scale 1 against a running server:
@@ -75,6 +78,7 @@ BENCH_OVERHEAD_RUNS ?= $(BENCH_RUNS)
 bench: install
 	$(BIN)/python -m bench --scales $(BENCH_SCALES) --runs $(BENCH_RUNS) --nights $(BENCH_NIGHTS) \
 		$(if $(BENCH_SERIES_SCALE),--series-scale $(BENCH_SERIES_SCALE)) --work $(BENCH_WORK) --out $(BENCH_OUT) \
+		--history-days $(BENCH_HISTORY_DAYS) --history-scale $(BENCH_HISTORY_SCALE) \
 		--overhead-runs $(BENCH_OVERHEAD_RUNS) $(if $(BENCH_PREFECT_API),--prefect-api $(BENCH_PREFECT_API))
 
 clean:

@@ -6,9 +6,9 @@ import argparse
 import platform
 from pathlib import Path
 
-from bench.harness import bench_scale, bench_series, compile_project
+from bench.harness import bench_history, bench_scale, bench_series, compile_project
 from bench.overhead import bench_overhead, overhead_table, prefect_server
-from bench.report import scale_table, series_table
+from bench.report import history_table, scale_table, series_table
 
 
 def machine() -> str:
@@ -36,6 +36,13 @@ def main() -> None:
     parser.add_argument("--nights", type=int, default=7, help="nights of the incremental series (0: none)")
     parser.add_argument("--series-scale", type=float, default=None, help="default: the smallest scale")
     parser.add_argument(
+        "--history-days",
+        type=int,
+        default=100,
+        help="dates of history before the 'about 1 %% new rows' night (0: none)",
+    )
+    parser.add_argument("--history-scale", type=float, default=20.0, help="scale of each history date")
+    parser.add_argument(
         "--overhead-runs", type=int, default=None, help="Prefect fixed-cost runs (default: --runs; 0: none)"
     )
     parser.add_argument("--overhead-scale", type=float, default=1.0, help="scale of the fixed-cost runs")
@@ -58,6 +65,10 @@ def main() -> None:
         if args.nights:
             series_scale = args.series_scale or min(args.scales or [1.0])
             parts.append(series_table(bench_series(series_scale, args.nights, work, manifest, api_url)))
+            print(parts[-1], flush=True)
+        if args.history_days:
+            history = bench_history(args.history_scale, args.history_days, work, api_url)
+            parts.append(history_table(history))
             print(parts[-1], flush=True)
         overhead_runs = args.runs if args.overhead_runs is None else args.overhead_runs
         if overhead_runs:

@@ -182,3 +182,42 @@ def bench_series(
     log = work / "series-full-refresh.log"
     result.full_refresh = run_project(project_lake, days[-1], work, log, full_refresh=True, api_url=api_url)
     return result
+
+
+@dataclass
+class HistoryResult:
+    """A lake with `days` dates of history, its next night incremental, then that night as a full refresh."""
+
+    scale: float
+    days: int
+    history_rows: int  # raw rows landed before the measured night (every date up to `days`)
+    build: Night  # the last history date's night: the marts built from empty over the whole history
+    incremental: Night  # the next date: the night the issue calls "about 1 % new or changed rows"
+    full_refresh: Night  # the same date again with --full-refresh, on the same lake
+
+
+def land_history(lake: Path, days: list[date], work: Path, log: Path) -> int:
+    """Ingest `days` into `lake` in one process (the loader only: no gates, no dbt); the raw rows landed."""
+    script = (
+        "import sys; from datetime import date; from ingestion.loader import ingest_date\n"
+        "print('history rows:', sum(ingest_date(date.fromisoformat(d)).rows_landed for d in sys.argv[1:]))"
+    )
+    cmd = [sys.executable, "-c", script, *(d.isoformat() for d in days)]
+    m = _checked(measure(cmd, lake_env(lake, work / ".prefect"), log, PROJECT_DIR), "history ingest", log)
+    (line,) = [line for line in m.output.splitlines() if line.startswith("history rows: ")]
+    return int(line.split(": ")[1])
+
+
+def bench_history(scale: float, days: int, work: Path, api_url: str | None = None) -> HistoryResult:
+    """`days` dates of landing files; all but the last land through the loader alone, the last one as a
+    night (building the marts), then the next date as an incremental night and again as a full refresh."""
+    dates = [SERIES_START - timedelta(days=days - i) for i in range(days + 1)]
+    landing = generate(work / f"landing-history-{scale:g}", scale, dates)
+    lake = fresh_lake(landing, work / "history")
+    rows = land_history(lake, dates[:-2], work, work / "history-ingest.log")
+    build = run_project(lake, dates[-2], work, work / "history-build.log", api_url=api_url)
+    incremental = run_project(lake, dates[-1], work, work / "history-night.log", api_url=api_url)
+    log = work / "history-full-refresh.log"
+    full = run_project(lake, dates[-1], work, log, full_refresh=True, api_url=api_url)
+    history = rows + build.counts.get("rows_landed", 0)
+    return HistoryResult(scale, days, history, build, incremental, full)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import statistics
 
-from bench.harness import STAGES, Night, ScaleResult, SeriesResult
+from bench.harness import STAGES, HistoryResult, Night, ScaleResult, SeriesResult
 
 ROWS = ("startup", *STAGES, "other")
 LABELS = {
@@ -82,4 +82,31 @@ def series_table(s: SeriesResult) -> str:
     lines.append(f"- peak RSS of the project's process tree over the series: {peak:.0f} MB")
     loads = ", ".join(f"{n.load:.1f}" for n in [*s.project, fr])
     lines.append(f"- load average (1 min) at the start of each project night: {loads}")
+    return "\n".join(lines) + "\n"
+
+
+def history_table(h: HistoryResult) -> str:
+    night_rows = h.incremental.counts.get("rows_landed", 0)
+    share = 100 * night_rows / max(h.history_rows, 1)
+    lines = [
+        f"### A night on a long history — scale {h.scale:g}, {h.days} dates of history "
+        f"({h.history_rows:,} raw rows), then a night of {night_rows:,} new or changed rows ({share:.1f} %)",
+        "",
+        "| night | dbt s | whole night s | peak RSS of the tree, MB |",
+        "|---|---:|---:|---:|",
+    ]
+    for label, n in (
+        (f"date {h.days}: the marts built from empty over the history", h.build),
+        (f"date {h.days + 1}: incremental", h.incremental),
+        (f"date {h.days + 1} again: --full-refresh on the same lake", h.full_refresh),
+    ):
+        lines.append(f"| {label} | {n.seconds['dbt']:.2f} | {n.total:.2f} | {n.tree_peak_mb:.0f} |")
+    inc, full = h.incremental, h.full_refresh
+    lines += [
+        "",
+        f"- the incremental night against the full refresh of the same lake: dbt stage "
+        f"{100 * inc.seconds['dbt'] / max(full.seconds['dbt'], 0.001):.1f} %, "
+        f"whole night {100 * inc.total / max(full.total, 0.001):.1f} %",
+        f"- load average (1 min) at the start: {h.build.load:.1f}, {inc.load:.1f}, {full.load:.1f}",
+    ]
     return "\n".join(lines) + "\n"

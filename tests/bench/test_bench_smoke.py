@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from bench.harness import bench_scale, bench_series, compile_project
-from bench.report import LABELS, scale_table, series_table
+from bench.harness import bench_history, bench_scale, bench_series, compile_project
+from bench.report import LABELS, history_table, scale_table, series_table
 
 pytestmark = pytest.mark.integration
 
@@ -61,3 +61,20 @@ def test_overhead_table_has_start_up_to_first_task_and_overhead_per_dbt_node(wor
     for label in ("start-up to first task run", "plain `dbt build`", "Prefect overhead per dbt node, ms"):
         assert re.search(rf"\| {re.escape(label)}[^|]* \| -?[\d.]+x? \|", table), label
     assert re.search(r"\| dbt nodes run \(task runs\) \| [1-9]\d* \|", table)
+
+
+def test_history_table_has_the_build_the_incremental_night_and_its_full_refresh(work):
+    path, _ = work
+    result = bench_history(0.05, 2, path)
+    night = result.incremental.counts["rows_landed"]
+    assert result.history_rows > night > 0  # the history holds two dates, the night one
+    table = history_table(result)
+    assert re.search(
+        rf"\| date 2: the marts built from empty over the history \| {NUMBER} \| {NUMBER} \|", table
+    )
+    assert re.search(rf"\| date 3: incremental \| {NUMBER} \| {NUMBER} \| [1-9]\d* \|", table)
+    assert re.search(rf"\| date 3 again: --full-refresh on the same lake \| {NUMBER} \| {NUMBER} \|", table)
+    assert re.search(
+        r"against the full refresh of the same lake: dbt stage \d+\.\d %, whole night \d+\.\d %", table
+    )
+    assert f"({result.history_rows:,} raw rows), then a night of {night:,} new or changed rows" in table

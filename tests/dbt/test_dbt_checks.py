@@ -132,6 +132,13 @@ def nights(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Build]:
     append(lake.settings, DAY3, CLEAN_DAY3)
     nights["day3"] = build(lake, DAY3, as_pipeline=True)
     nights["whole_history"] = build(lake, None)
+    other = DbtLake(_lake(lake.work_dir / "other").settings, lake.work_dir)  # another lake, same target
+    log_file = lake.work_dir / "logs" / "dbt.log"
+    log_file.unlink(missing_ok=True)
+    output = other.dbt("parse")
+    log = log_file.read_text()
+    reused = "Partial parsing enabled" in log and "Unable to do partial parsing" not in log
+    nights["other_lake_parse"] = Build(0, output + log[-3000:], {}, reused)
     return nights
 
 
@@ -161,6 +168,8 @@ def test_the_pipelines_run_date_keeps_the_saved_parse(nights: dict[str, Build]) 
     # (and each night's checks above still judged its own batches: nothing of a date was baked into the parse)
     assert nights["day3"].reused_parse, nights["day3"].output[-2000:]
     assert nights["whole_history"].reused_parse
+    # the profile names no lake path: another lake (another root and catalog folder) keeps the parse too
+    assert nights["other_lake_parse"].reused_parse, nights["other_lake_parse"].output
 
 
 def test_without_run_date_the_whole_history_is_judged(nights: dict[str, Build]) -> None:
