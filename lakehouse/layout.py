@@ -12,6 +12,7 @@ Zones under the lake root (a local folder or s3://bucket/prefix):
     quality/reports/<date>.html        the static HTML quality report of a run date
     ops/<name>                         operational state (incremental windows of API and database sources)
     ops/runs/<date>/<run id>.json      the nightly run's summary (stage seconds, counts, outcome)
+    ops/alerts/<date>/<run>/<kind>.json  which receivers got a run's alert of that kind (sent once)
 
 The catalog name of a raw table is `raw_<source>.<entity>` in DuckDB, dbt (`source('<source>', '<entity>')`)
 and Soda (`lakehouse/raw_<source>/<entity>`).
@@ -91,3 +92,8 @@ def run_summary_file(run_date: date, run_id: str, settings: Settings | None = No
 def full_refresh_requests(settings: Settings | None = None) -> str:
     """Requests that the next run rebuild the marts in full (e.g. after a batch retraction), one file each."""
     return _uri(settings, "ops", "full-refresh")
+
+
+def alert_marker(run_date: date, run_key: str, kind: str, settings: Settings | None = None) -> str:
+    """The record of which receivers got the alert of `kind` for one run (lakehouse.alerts: one message)."""
+    return _uri(settings, "ops", "alerts", run_date.isoformat(), run_key, f"{kind}.json")

@@ -108,6 +108,12 @@ class Settings(BaseSettings):
         description="Memory of a Delta MERGE (delta-rs/DataFusion) before it spills to disk.",
     )
 
+    lakehouse_alert_urls: SecretStr | None = Field(
+        default=None,
+        description="Alert receivers: comma-separated apprise URLs (json://host:port/path, slack://…, "
+        "mmost://…, mailtos://user:password@host?to=…). Secret: only apprise's redacted form is ever shown.",
+    )
+
     aws_endpoint_url: str | None = None
     aws_access_key_id: str | None = None
     aws_secret_access_key: SecretStr | None = None
@@ -145,6 +151,11 @@ class Settings(BaseSettings):
         if self.is_s3:
             return PROJECT_DIR / ".lakehouse" / "lakehouse.duckdb"
         return Path(self.root) / "_catalog" / "lakehouse.duckdb"
+
+    def alert_urls(self) -> list[str]:
+        """The alert receivers' apprise URLs (empty: alerts are off)."""
+        text = self.lakehouse_alert_urls.get_secret_value() if self.lakehouse_alert_urls else ""
+        return [url.strip() for url in text.split(",") if url.strip()]
 
     def storage_options(self) -> dict[str, str]:
         """Options for deltalake's object store; empty for a local lake."""

@@ -79,6 +79,7 @@ class RunSummary:
     quality: list[QualityCounts] = field(default_factory=list)
     feature_rows: int | None = None
     problems: list[str] = field(default_factory=list)
+    failed_checks: list[str] = field(default_factory=list)  # blocking quality checks that failed (a gate)
     stopped_at: str | None = None
     published: dict[str, int] = field(default_factory=dict)  # mart -> the Delta version now published
     publish_seconds: float | None = None  # commits + catalog pins + clean-up
@@ -89,6 +90,7 @@ class RunSummary:
     stage_seconds: dict[str, float] = field(default_factory=dict)  # stage -> wall seconds, in run order
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     seconds: float | None = None  # wall seconds of the whole flow, once its summary is written
+    alerts: list[str] = field(default_factory=list)  # where the run's alert went (receivers redacted)
 
     def timed(self, stage: str) -> AbstractContextManager[None]:
         """Record the wall seconds of the block as `stage` (also when it raises)."""
@@ -177,6 +179,8 @@ class RunSummary:
             ]
         if self.quality_report:
             lines += [f"Quality report: `{self.quality_report}`", ""]
+        if self.alerts:
+            lines += ["## Alerts", "", *[f"- {a}" for a in self.alerts], ""]
         if self.problems:
             lines += ["## Problems", ""] + [f"- {p}" for p in self.problems]
         else:

@@ -36,6 +36,7 @@ from lakehouse.wap import (
     run_candidates,
     withhold_run,
 )
+from orchestration.alerts import alert_crash, alert_run
 from orchestration.flows.common import resolve_run_date, run_flow_cli
 from orchestration.flows.etl.s3_data_pipeline import s3_data_pipeline
 from orchestration.flows.ml.feature_engineering_pipeline import feature_engineering_pipeline
@@ -60,7 +61,9 @@ def _publish(summary: RunSummary) -> RunSummary:
             summary.quality_report = quality_report(run_date=summary.run_date).uri
     except Exception as exc:
         summary.problems.append(f"the quality report could not be written: {type(exc).__name__}: {exc}")
-    _write_summary(summary)
+    run_id = summary.run_id = summary.run_id or new_run_id()
+    alert_run(summary)  # one alert per failed run (LAKEHOUSE_ALERT_URLS); a clean run sends none
+    _write_summary(summary, run_id)
     create_markdown_artifact(
         key="lakehouse-run-summary",
         markdown=summary.to_markdown(),
@@ -71,12 +74,11 @@ def _publish(summary: RunSummary) -> RunSummary:
     return summary
 
 
-def _write_summary(summary: RunSummary) -> None:
+def _write_summary(summary: RunSummary, run_id: str) -> None:
     """The summary as JSON under ops/runs/ (the bench and `lakehouse status` read it); never fails the run."""
     settings = get_settings()
-    summary.run_id = summary.run_id or new_run_id()
     try:
-        write_text(run_summary_file(summary.run_date, summary.run_id, settings), summary.to_json(), settings)
+        write_text(run_summary_file(summary.run_date, run_id, settings), summary.to_json(), settings)
     except Exception as exc:
         summary.problems.append(f"the run summary could not be written: {type(exc).__name__}: {exc}")
 
@@ -100,6 +102,7 @@ def _quality_gate(
     summary.quality.append(QualityCounts.from_outcomes(layer, report.outcome_counts()))
     if not report.blocking_failures:
         return True
+    summary.failed_checks += report.failure_messages()
     summary.problems += report.failure_messages()
     summary.stopped_at = stopped_at
     return False
@@ -139,8 +142,14 @@ def lakehouse_nightly(
     registered source (or `sources`) and every dbt model (or the `select`ed ones). Another run on the same
     lake makes this one fail at once naming it, or (`wait`) wait for it."""
     day = resolve_run_date(run_date)
-    with run_lease(f"lakehouse run --date {day}", wait=wait):
-        return _nightly(day, scale, full_refresh, generate, sources, select)
+    try:
+        with run_lease(f"lakehouse run --date {day}", wait=wait):
+            return _nightly(day, scale, full_refresh, generate, sources, select)
+    except PipelineFailed:
+        raise  # its summary was published and alerted
+    except Exception as exc:
+        alert_crash(day, exc)  # the run ended before it had a summary: a flow_failure alert
+        raise
 
 
 def _nightly(

@@ -1,0 +1,149 @@
+"""Alerts: one message per run and finding kind, sent with apprise to every receiver in LAKEHOUSE_ALERT_URLS.
+
+A marker under `ops/alerts/<date>/<run>/<kind>.json` (lakehouse.layout.alert_marker) records which receivers
+got the message, so a retried task or a rerun of the same flow run sends nothing twice; a receiver that failed
+is tried again next time. Receiver URLs carry secrets (tokens, passwords): only their redacted form
+(apprise's privacy mode) is ever logged, returned or written. Sending never raises: failures are returned.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Literal
+
+import apprise
+
+from lakehouse.files import read_text, write_text
+from lakehouse.layout import alert_marker
+from lakehouse.settings import Settings, get_settings
+
+AlertKind = Literal["flow_failure", "blocking_quality_failure", "withheld_publication"]
+TITLES: dict[AlertKind, str] = {
+    "flow_failure": "nightly run failed",
+    "blocking_quality_failure": "blocking quality check failed",
+    "withheld_publication": "publication withheld",
+}
+MAX_LINES = 20
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One finding of one run: what failed and where to look."""
+
+    kind: AlertKind
+    run_date: date
+    run_key: str  # the Prefect flow run id when known, else the run's own id
+    failed: tuple[str, ...]
+    run_url: str | None = None
+    report: str | None = None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def title(self) -> str:
+        return f"lakehouse {self.run_date.isoformat()}: {TITLES[self.kind]}"
+
+    @property
+    def body(self) -> str:
+        lines = [f"{TITLES[self.kind].capitalize()} ({self.kind}) for run date {self.run_date.isoformat()}."]
+        lines += ["", "What failed:", *[f"- {f}" for f in self.failed[:MAX_LINES]]]
+        if len(self.failed) > MAX_LINES:
+            lines.append(f"- … and {len(self.failed) - MAX_LINES} more (see the run summary)")
+        lines += [*self.notes, "", "Where to look:"]
+        lines.append(f"- Prefect flow run: {self.run_url or f'run {self.run_key} (no Prefect UI URL known)'}")
+        if self.report:
+            lines.append(f"- Quality report: {self.report}")
+        return "\n".join(lines)
+
+
+@dataclass
+class Delivery:
+    """What send_alert did: receivers (redacted) that got the alert now, had it already, or failed."""
+
+    alert: Alert
+    sent: list[str] = field(default_factory=list)
+    already_sent: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)  # "<redacted receiver>: <redacted reason>"
+
+    def lines(self) -> list[str]:
+        out = [f"alert {self.alert.kind} sent to {r}" for r in self.sent]
+        out += [f"alert {self.alert.kind} already sent to {r} (not repeated)" for r in self.already_sent]
+        return out + [f"alert {self.alert.kind} NOT sent to {f}" for f in self.failed]
+
+
+def redact(url: str) -> str:
+    """The receiver URL with its secrets masked (apprise's privacy mode); never the URL itself."""
+    plugin = apprise.Apprise.instantiate(url)
+    if not plugin:
+        return f"<not an apprise URL: {url.partition('://')[0] or '?'}://…>"
+    return str(plugin.url(privacy=True))
+
+
+def scrub(text: str, url: str) -> str:
+    """`text` without any part of `url` that apprise's privacy mode hides (tokens, users, passwords)."""
+    shown = redact(url)
+    secrets = {p for p in re.split(r"[/:@?&=#,]+", url.partition("://")[2]) if len(p) >= 3 and p not in shown}
+    for secret in sorted(secrets, key=len, reverse=True):
+        text = text.replace(secret, "****")
+    return text.replace(url, shown)
+
+
+def _receiver_id(url: str) -> str:
+    return hashlib.sha256(url.encode()).hexdigest()[:16]
+
+
+def _notify(url: str, alert: Alert) -> str | None:
+    """Send to one receiver; None when delivered, else why not (scrubbed of the URL's secrets)."""
+    notifier = apprise.Apprise()
+    if not notifier.add(url):
+        return "not a valid apprise URL (see https://github.com/caronc/apprise/wiki)"
+    with apprise.LogCapture(level=logging.WARNING) as captured:
+        ok = notifier.notify(title=alert.title, body=alert.body)
+    if ok:
+        return None
+    reason = " ".join(captured.getvalue().split()) or "apprise reported a failure"
+    return scrub(reason, url)[:500]
+
+
+def _delivered(marker: str, settings: Settings) -> set[str]:
+    text = read_text(marker, settings)
+    return set(json.loads(text)["delivered"]) if text else set()
+
+
+def _write_marker(marker: str, alert: Alert, delivered: set[str], settings: Settings) -> None:
+    record = {"kind": alert.kind, "run_date": alert.run_date.isoformat(), "run_key": alert.run_key}
+    write_text(marker, json.dumps(record | {"delivered": sorted(delivered)}, indent=2), settings)
+
+
+def send_alert(alert: Alert, urls: list[str] | None = None, settings: Settings | None = None) -> Delivery:
+    """Send `alert` once to each receiver (default: LAKEHOUSE_ALERT_URLS) that has not had it yet."""
+    settings = settings or get_settings()
+    urls = settings.alert_urls() if urls is None else urls
+    delivery = Delivery(alert)
+    if not urls:
+        return delivery
+    marker = alert_marker(alert.run_date, alert.run_key, alert.kind, settings)
+    delivered = _delivered(marker, settings)
+    for url in urls:
+        if _receiver_id(url) in delivered:
+            delivery.already_sent.append(redact(url))
+        elif (problem := _notify(url, alert)) is None:
+            delivered.add(_receiver_id(url))
+            delivery.sent.append(redact(url))
+        else:
+            delivery.failed.append(f"{redact(url)}: {problem}")
+            log.warning("Alert %s for %s not sent to %s", alert.kind, alert.run_date, delivery.failed[-1])
+    if delivery.sent:
+        try:
+            _write_marker(marker, alert, delivered, settings)
+        except Exception as exc:  # the alert went out; a rerun may repeat it, so say so
+            delivery.failed.append(
+                f"the marker {marker} (a rerun may repeat this alert): {type(exc).__name__}"
+            )
+            log.warning("Alert marker not written: %s", delivery.failed[-1])
+    return delivery
