@@ -12,6 +12,8 @@ import hashlib
 import json
 import logging
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal
@@ -76,17 +78,22 @@ class Delivery:
         return out + [f"alert {self.alert.kind} NOT sent to {f}" for f in self.failed]
 
 
-def redact(url: str) -> str:
-    """The receiver URL with its secrets masked (apprise's privacy mode); never the URL itself."""
-    plugin = apprise.Apprise.instantiate(url)
+def _private_url(url: str) -> str:
+    with _apprise_kept_to_itself():
+        plugin = apprise.Apprise.instantiate(url)
     if not plugin:
         return f"<not an apprise URL: {url.partition('://')[0] or '?'}://…>"
     return str(plugin.url(privacy=True))
 
 
+def redact(url: str) -> str:
+    """The receiver URL with its secrets masked (apprise's privacy mode); never the URL itself."""
+    return _private_url(url).partition("?")[0]  # the query holds apprise's defaults
+
+
 def scrub(text: str, url: str) -> str:
     """`text` without any part of `url` that apprise's privacy mode hides (tokens, users, passwords)."""
-    shown = redact(url)
+    shown = _private_url(url)
     secrets = {p for p in re.split(r"[/:@?&=#,]+", url.partition("://")[2]) if len(p) >= 3 and p not in shown}
     for secret in sorted(secrets, key=len, reverse=True):
         text = text.replace(secret, "****")
@@ -97,12 +104,31 @@ def _receiver_id(url: str) -> str:
     return hashlib.sha256(url.encode()).hexdigest()[:16]
 
 
+@contextmanager
+def _apprise_kept_to_itself() -> Iterator[None]:
+    """apprise and urllib3 (under requests) log whole receiver URLs at debug level (e.g. Mattermost's token
+    in the path): while apprise works they reach no handler of the application; apprise's warnings are
+    captured and scrubbed by _notify."""
+    saved = []
+    for name in ("apprise", "urllib3"):
+        logger = logging.getLogger(name)
+        saved.append((logger, logger.level, logger.propagate))
+        logger.setLevel(logging.WARNING)
+        logger.propagate = False
+    try:
+        yield
+    finally:
+        for logger, level, propagate in saved:
+            logger.setLevel(level)
+            logger.propagate = propagate
+
+
 def _notify(url: str, alert: Alert) -> str | None:
     """Send to one receiver; None when delivered, else why not (scrubbed of the URL's secrets)."""
-    notifier = apprise.Apprise()
-    if not notifier.add(url):
-        return "not a valid apprise URL (see https://github.com/caronc/apprise/wiki)"
-    with apprise.LogCapture(level=logging.WARNING) as captured:
+    with _apprise_kept_to_itself(), apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as captured:
+        notifier = apprise.Apprise()
+        if not notifier.add(url):
+            return "not a valid apprise URL (see https://github.com/caronc/apprise/wiki)"
         ok = notifier.notify(title=alert.title, body=alert.body)
     if ok:
         return None

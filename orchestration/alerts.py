@@ -7,6 +7,7 @@ the run failed (quarantined input, a source that could not be fetched, an error)
 
 from __future__ import annotations
 
+import uuid
 from datetime import date
 
 from prefect.runtime import flow_run
@@ -25,9 +26,9 @@ def run_alert_kind(summary: RunSummary) -> AlertKind | None:
 
 def _where(run_key: str | None) -> tuple[str, str | None]:
     """The key that makes a run's alert unique (the Prefect flow run id, stable across retries of the flow
-    run; else the run's own id) and the flow run's UI URL when there is one."""
+    run; else the run's own id, else a new one) and the flow run's UI URL when there is one."""
     run_id = flow_run.get_id()
-    return (run_id or run_key or "no-run-id"), (flow_run.get_flow_run_ui_url() if run_id else None)
+    return (run_id or run_key or uuid.uuid4().hex), (flow_run.get_flow_run_ui_url() if run_id else None)
 
 
 def run_alert(summary: RunSummary) -> Alert | None:
