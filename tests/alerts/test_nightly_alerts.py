@@ -1,0 +1,45 @@
+"""The nightly flow alerts (integration: a real Prefect server, loopback receivers): a clean night sends
+nothing; a night whose raw delivery breaks a blocking contract sends one alert to each receiver naming the
+check, with the Prefect flow run URL and the quality report."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+from conftest import SMTP_PASSWORD, WEBHOOK_TOKEN, Receivers
+
+from ingestion.shop.generator import generate_landing
+from lakehouse.settings import Settings
+
+pytestmark = pytest.mark.integration
+D1, D2 = date(2026, 11, 20), date(2026, 11, 21)
+CHECK = "order_id is unique within a landing batch"
+
+
+def test_one_alert_for_a_blocking_failure_none_for_a_clean_night(
+    prefect_api, lake_settings: Settings, receivers: Receivers, monkeypatch
+) -> None:
+    from orchestration.flows.nightly import lakehouse_nightly
+
+    monkeypatch.setenv("LAKEHOUSE_ALERT_URLS", ",".join(receivers.urls))
+    clean = lakehouse_nightly(run_date=D1, scale=0.1, return_state=True)
+    assert clean.is_completed(), clean.message
+    assert receivers.received() == (0, 0, 0)
+
+    generate_landing(D2, scale=0.1, settings=lake_settings)
+    orders = Path(lake_settings.uri("landing", "shop", D2.isoformat(), "orders.jsonl"))
+    lines = orders.read_text().splitlines()
+    orders.write_text("\n".join([*lines, lines[0]]) + "\n")  # an order delivered twice in one batch
+    failed = lakehouse_nightly(run_date=D2, generate=False, return_state=True)
+
+    assert failed.is_failed()
+    assert receivers.received() == (1, 1, 1)
+    message = receivers.webhook()[0]["message"]
+    assert CHECK in message and CHECK in receivers.slack()[0]["text"]
+    assert CHECK in receivers.mailbox.messages[0].get_body().get_content()
+    assert "/flow-runs/flow-run/" in message and "2026-11-21.html" in message
+    assert receivers.webhook()[0]["title"] == "lakehouse 2026-11-21: blocking quality check failed"
+    for text in (message, str(receivers.mailbox.messages[0])):
+        assert SMTP_PASSWORD not in text and WEBHOOK_TOKEN not in text
