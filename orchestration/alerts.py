@@ -52,6 +52,8 @@ def alert_run(summary: RunSummary) -> Delivery | None:
         summary.alerts.append(f"alert {alert.kind} NOT sent: {type(exc).__name__} reading its marker")
         return None
     summary.alerts += delivery.lines()
+    for line in delivery.lines():
+        print(line)  # the flow's log (log_prints): receivers masked
     return delivery
 
 

@@ -9,6 +9,7 @@ from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from lakehouse.dates import parse_run_date
@@ -64,6 +65,9 @@ def print_summary(summary: RunSummary) -> None:
     console.print(f"[bold]lake[/]: {summary.lake_root}\n[bold]catalog[/]: {summary.catalog}")
     if summary.quality_report:
         console.print(f"[bold]quality report[/]: {summary.quality_report}", soft_wrap=True)
+    for line in summary.alerts:  # where the run's alert went (receivers masked)
+        style = "red" if " NOT sent " in line else "default"
+        console.print(f"[bold]alert[/]: [{style}]{escape(line.removeprefix('alert '))}[/]", soft_wrap=True)
     query = "from fct_daily_revenue order by order_date desc limit 5"
     console.print("Query a mart:", style="bold")
     console.print(

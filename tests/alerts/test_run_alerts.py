@@ -57,3 +57,18 @@ def test_a_run_that_raised_alerts_a_flow_failure(receivers: Receivers, lake_sett
     delivery = alert_crash(D, RuntimeError("the lake is held by another run\nsecond line"))
     assert delivery is not None and len(delivery.sent) == 1
     assert "RuntimeError: the lake is held by another run" in receivers.webhook()[0]["message"]
+
+
+def test_the_run_summary_says_where_the_alert_went(capsys) -> None:
+    from orchestration.cli import print_summary
+
+    sent = "alert flow_failure sent to json://127.0.0.1:1/hook"
+    failed = "alert flow_failure NOT sent to mailto://alerts:****@127.0.0.1:2/[ops]: Connection error"
+    run = summary(problems=["boom"], alerts=[sent, failed])
+    print_summary(run)
+    out = capsys.readouterr().out
+    assert (
+        "flow_failure sent to json://127.0.0.1:1/hook" in out
+        and "mailto://alerts:****@127.0.0.1:2/[ops]" in out
+    )
+    assert "## Alerts" in run.to_markdown() and failed in run.to_markdown()
