@@ -1,4 +1,5 @@
-"""Alerts: one message per run and finding kind, sent with apprise to every receiver in LAKEHOUSE_ALERT_URLS.
+"""Alerts: one message per run and finding kind, sent with apprise to every receiver in LAKEHOUSE_ALERT_URLS
+and to the Prefect notification block LAKEHOUSE_ALERT_BLOCK.
 
 A marker under `ops/alerts/<date>/<run>/<kind>.json` (lakehouse.layout.alert_marker) records which receivers
 got the message, so a retried task or a rerun of the same flow run sends nothing twice; a receiver that failed
@@ -8,14 +9,14 @@ is tried again next time. Receiver URLs carry secrets (tokens, passwords): only 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
+from functools import partial
 from typing import Literal
 
 import apprise
@@ -71,11 +72,13 @@ class Delivery:
     sent: list[str] = field(default_factory=list)
     already_sent: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)  # "<redacted receiver>: <redacted reason>"
+    problems: list[str] = field(default_factory=list)  # e.g. the marker could not be written
 
     def lines(self) -> list[str]:
         out = [f"alert {self.alert.kind} sent to {r}" for r in self.sent]
         out += [f"alert {self.alert.kind} already sent to {r} (not repeated)" for r in self.already_sent]
-        return out + [f"alert {self.alert.kind} NOT sent to {f}" for f in self.failed]
+        out += [f"alert {self.alert.kind} NOT sent to {f}" for f in self.failed]
+        return out + [f"alert {self.alert.kind}: {p}" for p in self.problems]
 
 
 def _private_url(url: str) -> str:
@@ -98,10 +101,6 @@ def scrub(text: str, url: str) -> str:
     for secret in sorted(secrets, key=len, reverse=True):
         text = text.replace(secret, "****")
     return text.replace(url, shown)
-
-
-def _receiver_id(url: str) -> str:
-    return hashlib.sha256(url.encode()).hexdigest()[:16]
 
 
 @contextmanager
@@ -136,6 +135,41 @@ def _notify(url: str, alert: Alert) -> str | None:
     return scrub(reason, url)[:500]
 
 
+def _notify_block(name: str, alert: Alert) -> str | None:
+    """Send through a saved Prefect notification block (`<type slug>/<name>`); None when delivered."""
+    from prefect.blocks.abstract import NotificationBlock, NotificationError
+    from prefect.blocks.core import Block
+
+    # Called from sync code, Prefect's load and notify run synchronously (they return no coroutine here).
+    try:
+        with _apprise_kept_to_itself():
+            block = Block.load(name)  # the base class reads `<type slug>/<name>`; a subclass, only a name
+            if not isinstance(block, NotificationBlock):
+                return f"{type(block).__name__} is not a notification block (e.g. slack-webhook/<name>)"
+            with block.raise_on_failure():
+                block.notify(body=alert.body, subject=alert.title)  # type: ignore[unused-coroutine]
+    except NotificationError:  # its message quotes apprise's log, which may name the block's URL
+        return "the block's receiver did not accept it (NotificationError)"
+    except Exception as exc:  # e.g. no such block: the message names the block, no secret
+        return f"{type(exc).__name__}: {exc}"[:300]
+    return None
+
+
+@dataclass(frozen=True)
+class Receiver:
+    key: str  # stable and secret-free: what the marker records
+    shown: str  # what logs and summaries say
+    send: Callable[[Alert], str | None]  # None when delivered, else why not (secret-free)
+
+
+def receivers(urls: list[str], block: str | None = None) -> list[Receiver]:
+    """The receivers of apprise URLs and of a Prefect notification block."""
+    out = [Receiver(redact(u), redact(u), partial(_notify, u)) for u in urls]  # no hash of a secret kept
+    if block:
+        out.append(Receiver(f"block:{block}", f"Prefect block {block}", partial(_notify_block, block)))
+    return out
+
+
 def _delivered(marker: str, settings: Settings) -> set[str]:
     text = read_text(marker, settings)
     return set(json.loads(text)["delivered"]) if text else set()
@@ -146,30 +180,33 @@ def _write_marker(marker: str, alert: Alert, delivered: set[str], settings: Sett
     write_text(marker, json.dumps(record | {"delivered": sorted(delivered)}, indent=2), settings)
 
 
-def send_alert(alert: Alert, urls: list[str] | None = None, settings: Settings | None = None) -> Delivery:
-    """Send `alert` once to each receiver (default: LAKEHOUSE_ALERT_URLS) that has not had it yet."""
+def send_alert(
+    alert: Alert, urls: list[str] | None = None, settings: Settings | None = None, block: str | None = None
+) -> Delivery:
+    """Send `alert` once to each receiver that has not had it yet: `urls` and `block`, by default
+    LAKEHOUSE_ALERT_URLS and LAKEHOUSE_ALERT_BLOCK."""
     settings = settings or get_settings()
-    urls = settings.alert_urls() if urls is None else urls
+    if urls is None:
+        urls, block = settings.alert_urls(), settings.lakehouse_alert_block
     delivery = Delivery(alert)
-    if not urls:
+    if not (targets := receivers(urls, block)):
         return delivery
     marker = alert_marker(alert.run_date, alert.run_key, alert.kind, settings)
     delivered = _delivered(marker, settings)
-    for url in urls:
-        if _receiver_id(url) in delivered:
-            delivery.already_sent.append(redact(url))
-        elif (problem := _notify(url, alert)) is None:
-            delivered.add(_receiver_id(url))
-            delivery.sent.append(redact(url))
+    for receiver in targets:
+        if receiver.key in delivered:
+            delivery.already_sent.append(receiver.shown)
+        elif (problem := receiver.send(alert)) is None:
+            delivered.add(receiver.key)
+            delivery.sent.append(receiver.shown)
         else:
-            delivery.failed.append(f"{redact(url)}: {problem}")
+            delivery.failed.append(f"{receiver.shown}: {problem}")
             log.warning("Alert %s for %s not sent to %s", alert.kind, alert.run_date, delivery.failed[-1])
     if delivery.sent:
         try:
             _write_marker(marker, alert, delivered, settings)
         except Exception as exc:  # the alert went out; a rerun may repeat it, so say so
-            delivery.failed.append(
-                f"the marker {marker} (a rerun may repeat this alert): {type(exc).__name__}"
-            )
-            log.warning("Alert marker not written: %s", delivery.failed[-1])
+            problem = f"marker {marker} not written ({type(exc).__name__}): a rerun may repeat it"
+            delivery.problems.append(problem)
+            log.warning("Alert %s", delivery.problems[-1])
     return delivery

@@ -113,6 +113,11 @@ class Settings(BaseSettings):
         description="Alert receivers: comma-separated apprise URLs (json://host:port/path, slack://…, "
         "mmost://…, mailtos://user:password@host?to=…). Secret: only apprise's redacted form is ever shown.",
     )
+    lakehouse_alert_block: str | None = Field(
+        default=None,
+        description="A Prefect notification block that also gets the alerts, as <block type slug>/<name> "
+        "(e.g. slack-webhook/data-ops); its secrets stay in Prefect.",
+    )
 
     aws_endpoint_url: str | None = None
     aws_access_key_id: str | None = None

@@ -43,3 +43,26 @@ def test_one_alert_for_a_blocking_failure_none_for_a_clean_night(
     assert receivers.webhook()[0]["title"] == "lakehouse 2026-11-21: blocking quality check failed"
     for text in (message, str(receivers.mailbox.messages[0])):
         assert SMTP_PASSWORD not in text and WEBHOOK_TOKEN not in text
+
+
+def test_a_prefect_notification_block_gets_the_alert_once(
+    prefect_api, lake_settings: Settings, receivers: Receivers, monkeypatch
+) -> None:
+    from prefect.blocks.notifications import MattermostWebhook
+
+    from lakehouse.alerts import Alert, send_alert
+
+    port = receivers.http.port
+    hook = MattermostWebhook(hostname="127.0.0.1", port=port, token=WEBHOOK_TOKEN, secure=False)
+    hook.save("lakehouse-alerts-test", overwrite=True)
+    monkeypatch.setenv("LAKEHOUSE_ALERT_BLOCK", "mattermost-webhook/lakehouse-alerts-test")
+    monkeypatch.delenv("LAKEHOUSE_ALERT_URLS", raising=False)
+    alert = Alert("withheld_publication", D2, "flow-run-1", ("model fct_orders failed",))
+
+    first, again = send_alert(alert), send_alert(alert)
+    missing = send_alert(alert, [], block="mattermost-webhook/no-such-block")
+
+    assert receivers.received() == (0, 1, 0) and "model fct_orders failed" in receivers.slack()[0]["text"]
+    assert first.sent == ["Prefect block mattermost-webhook/lakehouse-alerts-test"] and not first.failed
+    assert again.already_sent == first.sent and not again.sent
+    assert missing.failed and "no-such-block" in missing.failed[0] and WEBHOOK_TOKEN not in missing.failed[0]
