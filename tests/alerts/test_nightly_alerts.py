@@ -1,9 +1,10 @@
 """The nightly flow alerts (integration: a real Prefect server, loopback receivers): a clean night sends
 nothing; a night whose raw delivery breaks a blocking contract sends one alert to each receiver naming the
-check, with the Prefect flow run URL and the quality report."""
+check, with the Prefect flow run URL and the quality report, also when its flow run is retried."""
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from pathlib import Path
 
@@ -32,9 +33,13 @@ def test_one_alert_for_a_blocking_failure_none_for_a_clean_night(
     orders = Path(lake_settings.uri("landing", "shop", D2.isoformat(), "orders.jsonl"))
     lines = orders.read_text().splitlines()
     orders.write_text("\n".join([*lines, lines[0]]) + "\n")  # an order delivered twice in one batch
-    failed = lakehouse_nightly(run_date=D2, generate=False, return_state=True)
+    retried = lakehouse_nightly.with_options(retries=1, retry_delay_seconds=0)  # the flow run tried twice
+    failed = retried(run_date=D2, generate=False, return_state=True)
 
     assert failed.is_failed()
+    attempts = list(Path(lake_settings.uri("ops", "runs", D2.isoformat())).glob("*.json"))
+    assert len(attempts) == 2  # two attempts of one flow run: one alert
+    assert sum("already sent" in json.loads(a.read_text())["alerts"][0] for a in attempts) == 1
     assert receivers.received() == (1, 1, 1)
     message = receivers.webhook()[0]["message"]
     assert CHECK in message and CHECK in receivers.slack()[0]["text"]
