@@ -72,11 +72,10 @@ class ColumnCheck:
         name = self.name.replace("'", "''")
         return f"format('{name}: ''{{}}'' {what}', left(CAST({self.col} AS VARCHAR), {MAX_VALUE_CHARS}))"
 
-    def problem(self, limits: Limits, typed: str | None = None) -> str:
-        """NULL when the value is fine, else e.g. "quantity: '2.5' is not a valid INTEGER". `typed`: a column
-        holding `typed()` already (the conversion then runs once per value)."""
+    def problem(self, limits: Limits) -> str:
+        """NULL when the value is fine, else e.g. "quantity: '2.5' is not a valid INTEGER"."""
         col, name = self.col, self.name.replace("'", "''")
-        typed = typed or self.typed()
+        typed = self.typed()
         whens = [f"WHEN {col} IS NULL THEN '{name}: missing (required)'"] if self.required else []
         whens.append(f"WHEN {col} IS NULL THEN NULL")
         if self.is_text:
@@ -117,21 +116,14 @@ def column_checks(entity: Entity, landed_types: dict[str, str]) -> list[ColumnCh
     ]
 
 
-def typed_name(check: ColumnCheck) -> str:
-    """The column `typed_columns(checks, aside=True)` gives a check's typed value."""
-    return ident("_typed_" + check.name)
-
-
-def reason(checks: list[ColumnCheck], limits: Limits, aside: bool = False) -> str:
-    """All problems of a record joined by '; ', NULL for a good record. `aside`: the typed values are in
-    the columns `typed_name(check)` (from `typed_columns(checks, aside=True)`)."""
-    parts = [c.problem(limits, typed_name(c) if aside else None) for c in checks]
+def reason(checks: list[ColumnCheck], limits: Limits) -> str:
+    """All problems of a record joined by '; ', NULL for a good record."""
+    parts = [c.problem(limits) for c in checks]
     return f"NULLIF(concat_ws('; ', {', '.join(parts)}), '')"
 
 
-def typed_columns(checks: list[ColumnCheck], aside: bool = False) -> str:
-    """The typed values as the columns' own names, or `aside` of the landed ones as `typed_name(check)`."""
-    return ", ".join(f"{c.typed()} AS {typed_name(c) if aside else c.col}" for c in checks)
+def typed_columns(checks: list[ColumnCheck]) -> str:
+    return ", ".join(f"{c.typed()} AS {c.col}" for c in checks)
 
 
 def original_record(columns: dict[str, str], max_chars: int) -> str:

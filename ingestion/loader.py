@@ -159,22 +159,19 @@ def undeclared_columns(types: dict[str, str], entity: Entity) -> dict[str, str]:
 def check_landed(
     con: duckdb.DuckDBPyConnection, batch: Batch, checks: list[casting.ColumnCheck], extra_names: list[str]
 ) -> None:
-    """Type and check every landed record once, into the temp table `checked` (typed values, _reason).
-    Each value is converted once (beside its landed text); the reason reads both."""
+    """Type and check every landed record once, into the temp table `checked` (typed values, _reason)."""
     extras = "".join(f", {casting.ident(n)}" for n in extra_names)
     raw = {c.name: casting.ident("_raw_" + c.name) for c in checks}
     originals = ", ".join(f"{casting.ident(name)} AS {alias}" for name, alias in raw.items())
-    aside = ", ".join(casting.typed_name(c) for c in checks)
-    typed = ", ".join(f"{casting.typed_name(c)} AS {c.col}" for c in checks)
+    typed = ", ".join(casting.ident(c.name) for c in checks)
     record = casting.original_record({**raw, **{n: casting.ident(n) for n in extra_names}}, RECORD_CHARS)
-    converted = f"SELECT *, {casting.typed_columns(checks, aside=True)} FROM landed"
-    reasoned = (
-        f"SELECT _file, _line, {originals}, {aside}, "
-        f"{casting.reason(checks, batch.source.limits, aside=True)} AS _reason{extras} FROM ({converted})"
+    inner = (
+        f"SELECT _file, _line, {originals}, {casting.typed_columns(checks)}, "
+        f"{casting.reason(checks, batch.source.limits)} AS _reason{extras} FROM landed"
     )
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE checked AS SELECT _file, _line, {typed}, _reason{extras}, "
-        f"CASE WHEN _reason IS NOT NULL THEN {record} END AS _record FROM ({reasoned})"
+        f"CASE WHEN _reason IS NOT NULL THEN {record} END AS _record FROM ({inner})"
     )
 
 

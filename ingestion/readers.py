@@ -149,12 +149,7 @@ def csv_header(con: duckdb.DuckDBPyConnection, uri: str, entity: Entity) -> list
 
 
 def read_csv_file(
-    con: duckdb.DuckDBPyConnection,
-    uri: str,
-    entity: Entity,
-    limits: Limits,
-    table: str,
-    text_path: bool = False,
+    con: duckdb.DuckDBPyConnection, uri: str, entity: Entity, limits: Limits, table: str
 ) -> FileRead:
     opts = entity.csv
     header = csv_header(con, uri, entity) if opts.header else list(entity.columns)
@@ -308,31 +303,15 @@ def _json_fast(
 
 
 def read_jsonl_file(
-    con: duckdb.DuckDBPyConnection,
-    uri: str,
-    entity: Entity,
-    limits: Limits,
-    table: str,
-    text_path: bool = False,
+    con: duckdb.DuckDBPyConnection, uri: str, entity: Entity, limits: Limits, table: str
 ) -> FileRead:
-    fast = None if text_path else _json_fast(con, uri, entity, limits, table, "jsonl")
-    if fast is not None:
-        return fast
     lines = _text_lines(con, uri, entity, limits, table)
     return _json_read(con, lines, table, entity, "jsonl")
 
 
 def read_json_array_file(
-    con: duckdb.DuckDBPyConnection,
-    uri: str,
-    entity: Entity,
-    limits: Limits,
-    table: str,
-    text_path: bool = False,
+    con: duckdb.DuckDBPyConnection, uri: str, entity: Entity, limits: Limits, table: str
 ) -> FileRead:
-    fast = None if text_path else _json_fast(con, uri, entity, limits, table, "json")
-    if fast is not None:
-        return fast
     try:
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE {table}_parsed AS SELECT CAST(json AS VARCHAR) AS _text
@@ -349,12 +328,7 @@ def read_json_array_file(
 
 
 def read_parquet_file(
-    con: duckdb.DuckDBPyConnection,
-    uri: str,
-    entity: Entity,
-    limits: Limits,
-    table: str,
-    text_path: bool = False,
+    con: duckdb.DuckDBPyConnection, uri: str, entity: Entity, limits: Limits, table: str
 ) -> FileRead:
     try:
         con.execute(
@@ -414,7 +388,11 @@ def read_file(
     skips the JSON fast path (exact line numbers)."""
     drop_temp_objects(con, table)
     try:
-        return READERS[entity.format](con, uri, entity, limits, table, text_path)
+        if entity.format in ("jsonl", "json") and not text_path:
+            fast = _json_fast(con, uri, entity, limits, table, entity.format)
+            if fast is not None:
+                return fast
+        return READERS[entity.format](con, uri, entity, limits, table)
     except duckdb.HTTPException:
         raise
     except UNREADABLE as exc:
