@@ -221,6 +221,31 @@ def app_transaction_version(uri: str, app_id: str, settings: Settings | None = N
     return None if table is None else table.transaction_version(app_id)
 
 
+STATS_TEXT_CHARS = 64  # delta-rs cuts longer text in file statistics to this many characters
+
+
+def column_values_from_stats(uri: str, column: str, settings: Settings | None = None) -> list[str] | None:
+    """The distinct values of the text `column` in the table's current version, sorted, read from its log's
+    file statistics (no data file is read); [] when there is no table. None when the statistics cannot
+    tell: a file without min/max of the column, whose min and max differ, or a value long enough to have
+    been cut. Raw tables hold one batch per file, so their `_batch_id`s are read this way in milliseconds
+    instead of a scan of the whole history."""
+    table = open_table(uri, settings)
+    if table is None:
+        return []
+    actions = pa.table(table.get_add_actions(flatten=True))
+    names = (f"min.{column}", f"max.{column}")
+    if actions.num_rows == 0:
+        return []
+    if not all(n in actions.column_names for n in names):
+        return None
+    lows, highs = (actions.column(n).to_pylist() for n in names)
+    for low, high in zip(lows, highs, strict=True):
+        if low is None or low != high or len(str(low)) >= STATS_TEXT_CHARS:
+            return None
+    return sorted({str(v) for v in lows})
+
+
 def retract_rows(
     uri: str,
     predicate: str,

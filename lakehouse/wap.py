@@ -41,6 +41,9 @@ from lakehouse.settings import Settings, get_settings
 
 CANDIDATES_FOLDER = "candidates"
 CANDIDATE_SCHEMA_SUFFIX = "_candidate"
+WRITTEN_VIEW_SUFFIX = (
+    "__written"  # <schema>_candidate.<model>__written: the rows a build wrote (macros/wap.sql)
+)
 APP_ID_PREFIX = "lakehouse-wap-"
 WATERMARK_KEY = "lakehouse_batches"  # commit metadata: the raw batch ids a model's version covers
 
@@ -159,7 +162,7 @@ def merged_state_sql(changes_sql: str, published_sql: str, unique_key: Sequence[
     match = " and ".join(f'published."{k}" = changed."{k}"' for k in unique_key)
     return (
         f"select published.* from {published_sql} as published\n"
-        f"where not exists (select 1 from {changes_sql} as changed where {match})\n"
+        f"anti join {changes_sql} as changed on {match}\n"  # a hash of the changes only, no per-row subquery
         f"union all by name\nselect * from {changes_sql}"
     )
 
@@ -353,7 +356,10 @@ def pin_views(con: duckdb.DuckDBPyConnection, published: Iterable[tuple[str, str
             con.execute(f'CREATE OR REPLACE VIEW "{schema}"."{model}" AS SELECT * FROM {scan}')
             staging = candidate_schema(schema)  # what ref() reads in the next build, until it rebuilds
             con.execute(f'CREATE SCHEMA IF NOT EXISTS "{staging}"')
-            con.execute(f'CREATE OR REPLACE VIEW "{staging}"."{model}" AS SELECT * FROM "{schema}"."{model}"')
+            for view in (model, model + WRITTEN_VIEW_SUFFIX):
+                con.execute(
+                    f'CREATE OR REPLACE VIEW "{staging}"."{view}" AS SELECT * FROM "{schema}"."{model}"'
+                )
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

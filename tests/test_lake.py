@@ -1,7 +1,14 @@
 import pyarrow as pa
 import pytest
+from deltalake import write_deltalake
 
-from lakehouse.lake import append_batch, duckdb_session, read_table, replace_partition
+from lakehouse.lake import (
+    append_batch,
+    column_values_from_stats,
+    duckdb_session,
+    read_table,
+    replace_partition,
+)
 
 
 def test_append_batch_is_exactly_once_per_app_id(lake_settings):
@@ -19,6 +26,26 @@ def test_replace_partition_is_idempotent(lake_settings):
         replace_partition(uri, pa.table({"d": ["a", "a"], "v": [1, 2]}), "d = 'a'", lake_settings)
     replace_partition(uri, pa.table({"d": ["b"], "v": [3]}), "d = 'b'", lake_settings)
     assert sorted(read_table(uri, lake_settings).column("v").to_pylist()) == [1, 2, 3]
+
+
+def test_batch_ids_are_read_from_file_statistics_only_when_they_can_tell(lake_settings):
+    uri = lake_settings.uri("raw", "t")
+    assert column_values_from_stats(uri, "_batch_id", lake_settings) == []  # no table yet
+    for batch in ("s/e/2026-11-02", "s/e/2026-11-01"):  # one batch per commit, as the loader lands them
+        append_batch(uri, pa.table({"_batch_id": [batch, batch], "v": [1, 2]}), batch, lake_settings)
+    assert column_values_from_stats(uri, "_batch_id", lake_settings) == ["s/e/2026-11-01", "s/e/2026-11-02"]
+    assert column_values_from_stats(uri, "v", lake_settings) is None  # min 1, max 2: not one value per file
+
+    # a file holding two batches (e.g. after a compaction): the statistics cannot list them
+    write_deltalake(
+        uri, pa.table({"_batch_id": ["s/e/2026-11-03", "s/e/2026-11-04"], "v": [3, 4]}), mode="append"
+    )
+    assert column_values_from_stats(uri, "_batch_id", lake_settings) is None
+
+    long_id = "x" * 70  # delta-rs cuts text statistics at 64 characters: such a value is not trusted
+    other = lake_settings.uri("raw", "long")
+    append_batch(other, pa.table({"_batch_id": [long_id]}), "b", lake_settings)
+    assert column_values_from_stats(other, "_batch_id", lake_settings) is None
 
 
 @pytest.mark.integration

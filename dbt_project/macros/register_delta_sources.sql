@@ -18,9 +18,8 @@
     {%- set root = lakehouse_root() -%}
     {%- set schemas = [] -%}
     {%- for node in graph.sources.values() -%}
-        {%- set delta_path = node.config.meta.get('delta_path') or node.meta.get('delta_path') -%}
-        {%- if delta_path -%}
-            {%- set location = root ~ '/' ~ delta_path.replace('{name}', node.name).strip('/') -%}
+        {%- set location = delta_source_location(node, root) -%}
+        {%- if location -%}
             {%- set relation = api.Relation.create(
                 database=node.database, schema=node.schema, identifier=node.identifier) -%}
             {%- if node.schema not in schemas -%}
@@ -52,4 +51,14 @@
         {%- endif -%}
     {%- endfor -%}
     {{ return('') }}
+{%- endmacro %}
+
+
+{% macro delta_source_location(node, root=none) -%}
+    {#- The Delta table of a source node (its `config.meta.delta_path` under the lake root), or none. -#}
+    {%- set delta_path = node.config.meta.get('delta_path') or node.meta.get('delta_path') -%}
+    {%- if not delta_path -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {{ return((root or lakehouse_root()) ~ '/' ~ delta_path.replace('{name}', node.name).strip('/')) }}
 {%- endmacro %}

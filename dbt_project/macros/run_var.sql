@@ -13,19 +13,27 @@
 
 
 {#- dbt's get_where_subquery (a test's `where` config), plus, for the tests dbt_project.yml marks
-    `meta: {run_batches_only: true}`, only the batches of run_date (`_batch_id` `<source>/<entity>/<run_date>`).
+    `meta: {run_batches_only: true}`, only the batches of run_date (`_batch_id` `<source>/<entity>/<run_date>`),
+    and for those marked `meta: {written_rows_only: true}`, only the rows this build wrote to a delta model
+    (its `__written` view: a merge's new and changed keys).
     Resolved when the test is compiled for a run, so it is right for each run_date with a reused parse. -#}
 {% macro duckdb__get_where_subquery(relation) -%}
+    {%- set meta = config.get('meta') or {} -%}
+    {%- if meta.get('written_rows_only') and relation.schema.endswith('_candidate') -%}
+        {%- set relation = wap_written_relation(relation) -%}  {#- macros/wap.sql -#}
+    {%- endif -%}
     {%- set conditions = [] -%}
     {%- if config.get('where', '') -%}
         {%- do conditions.append('(' ~ config.get('where') ~ ')') -%}
     {%- endif -%}
-    {%- set run_date = run_var('run_date') if (config.get('meta') or {}).get('run_batches_only') else none -%}
+    {%- set run_date = run_var('run_date') if meta.get('run_batches_only') else none -%}
     {%- if run_date -%}
         {%- if not modules.re.fullmatch('[0-9]{4}-[0-9]{2}-[0-9]{2}', run_date | string) -%}
             {{ exceptions.raise_compiler_error("run_date must be YYYY-MM-DD, got " ~ run_date) }}
         {%- endif -%}
-        {%- do conditions.append("_batch_id like '%/" ~ run_date ~ "'") -%}
+        {#- the night's batch ids first (one cheap column), so DuckDB skips the older batches' data files -#}
+        {%- do conditions.append("_batch_id in (select distinct _batch_id from " ~ relation
+            ~ " where _batch_id like '%/" ~ run_date ~ "')") -%}
     {%- endif -%}
     {%- if conditions -%}
         {{ return('(select * from ' ~ relation ~ ' where ' ~ conditions | join(' and ') ~ ') dbt_subquery') }}

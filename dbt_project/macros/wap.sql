@@ -35,6 +35,14 @@
 {%- endmacro %}
 
 
+{% macro wap_written_relation(candidate) -%}
+    {#- The view `<schema>_candidate.<model>__written`: the rows this build wrote to the model (on a merge,
+        only its new and changed keys; else the whole candidate). Tests marked `meta: {written_rows_only:
+        true}` judge these rows (get_where_subquery in macros/run_var.sql). -#}
+    {{ return(candidate.incorporate(path={'identifier': candidate.identifier ~ '__written'})) }}
+{%- endmacro %}
+
+
 {% macro wap_run_id() -%}
     {#- One id per build: the pipeline's, or the invocation's start time + id (sortable). -#}
     {%- set run_id = run_var('wap_run_id') -%}
@@ -55,11 +63,13 @@
             database=node.database, schema=node.schema, identifier=node.alias) -%}
         {%- set candidate = wap_candidate_relation(published) -%}
         {%- do run_query('create schema if not exists ' ~ candidate.without_identifier()) -%}
-        {%- if adapter.get_relation(published.database, published.schema, published.identifier) -%}
-            {%- do run_query('create or replace view ' ~ candidate ~ ' as select * from ' ~ published) -%}
-        {%- else -%}
-            {%- do run_query('drop view if exists ' ~ candidate) -%}
-        {%- endif -%}
+        {%- for view in [candidate, wap_written_relation(candidate)] -%}
+            {%- if adapter.get_relation(published.database, published.schema, published.identifier) -%}
+                {%- do run_query('create or replace view ' ~ view ~ ' as select * from ' ~ published) -%}
+            {%- else -%}
+                {%- do run_query('drop view if exists ' ~ view) -%}
+            {%- endif -%}
+        {%- endfor -%}
     {%- endfor -%}
 {%- endmacro %}
 

@@ -8,7 +8,8 @@
     Batch ids, not `_ingested_at`: ingestion stamps `_ingested_at` with the end of the logical date, so a
     backfilled date is older than rows already merged, but its batch id is new.
 
-    - unmerged_batches(): in an incremental model, the predicate "this row's batch is not merged yet";
+    - unmerged_batches(of=ref(...)): in an incremental model, the predicate "this row's batch is not merged
+      yet" for rows of that relation;
     - wap_upstream_batches(node): the batch ids now in the node's upstream raw tables (the new watermark).
 
     A retracted and redelivered batch keeps its id: `lakehouse batch retract` marks the lake so that the
@@ -34,14 +35,36 @@
 {%- endmacro %}
 
 
-{% macro unmerged_batches(column='_batch_id') -%}
-    {#- SQL: true for rows of batches this model has not merged yet. -#}
-    {%- set merged = merged_batches() -%}
-    {%- if not merged -%}
-        true
+{% macro unmerged_batches(column='_batch_id', of=none) -%}
+    {#- SQL: true for rows of batches this model has not merged yet: `<column> in (<the new batch ids>)`,
+        the upstream raw tables' batch ids less this model's watermark. With `of` (a ref() or source()),
+        only the new batches of the raw tables upstream of that relation are listed: a short list of one
+        table's ids lets DuckDB skip every data file of the older batches. -#}
+    {%- set merged = {} -%}
+    {%- for batch in merged_batches() -%}
+        {%- do merged.update({batch: true}) -%}
+    {%- endfor -%}
+    {%- set new = [] -%}
+    {%- for batch in wap_upstream_batches(model if of is none else wap_node_of(of)) if batch not in merged -%}
+        {%- do new.append(batch) -%}
+    {%- endfor -%}
+    {%- if not new -%}
+        false
     {%- else -%}
-        {{ column }} not in ({% for batch in merged %}{{ sql_string(batch) }}{% if not loop.last %}, {% endif %}{% endfor %})
+        {{ column }} in (select unnest([{% for batch in new %}{{ sql_string(batch) }}{% if not loop.last %}, {% endif %}{% endfor %}]))
     {%- endif -%}
+{%- endmacro %}
+
+
+{% macro wap_node_of(relation) -%}
+    {#- The graph node (model or source) that `relation` (a ref() or source()) names. -#}
+    {%- for node in graph.nodes.values() | list + graph.sources.values() | list
+            if node.resource_type in ('model', 'source')
+            and (node.alias if node.resource_type == 'model' else node.identifier) == relation.identifier
+            and node.schema == wap_published_schema(relation.schema) -%}
+        {{ return(node) }}
+    {%- endfor -%}
+    {{ exceptions.raise_compiler_error("unmerged_batches(of=...): no model or source is named " ~ relation) }}
 {%- endmacro %}
 
 
@@ -59,21 +82,42 @@
 {%- endmacro %}
 
 
+{% macro wap_published_schema(schema) -%}
+    {{ return(schema[:-10] if schema.endswith('_candidate') else schema) }}
+{%- endmacro %}
+
+
 {% macro wap_upstream_batches(node) -%}
-    {#- The distinct `_batch_id`s now in the raw tables `node` reads, sorted. -#}
-    {%- set selects = [] -%}
-    {%- for unique_id in wap_upstream_sources(node) -%}
-        {%- set source = graph.sources[unique_id] -%}
-        {%- set relation = api.Relation.create(
-            database=source.database, schema=source.schema, identifier=source.identifier) -%}
-        {%- if adapter.get_relation(relation.database, relation.schema, relation.identifier) -%}
-            {%- do selects.append('select distinct _batch_id from ' ~ relation) -%}
-        {%- endif -%}
+    {#- The distinct `_batch_id`s now in the raw tables `node` reads (or `node` itself, a source), sorted. -#}
+    {%- set sources = [node.unique_id] if node.resource_type == 'source' else wap_upstream_sources(node) -%}
+    {%- set batches = [] -%}
+    {%- for unique_id in sources -%}
+        {%- do batches.extend(source_batch_ids(graph.sources[unique_id])) -%}
     {%- endfor -%}
-    {%- if not selects -%}
+    {{ return(batches | unique | sort) }}
+{%- endmacro %}
+
+
+{% macro source_batch_ids(source) -%}
+    {#- The batch ids in one raw source table ([] before it lands): from its Delta log's file statistics
+        (lakehouse_batch_ids(), registered by the lakehouse plugin: no data file is read), else, when they
+        cannot tell (a file holding several batches), from a scan of its `_batch_id` column. -#}
+    {%- set relation = api.Relation.create(
+        database=source.database, schema=source.schema, identifier=source.identifier) -%}
+    {%- if not adapter.get_relation(relation.database, relation.schema, relation.identifier) -%}
         {{ return([]) }}
     {%- endif -%}
-    {%- set query = 'select _batch_id from (' ~ selects | join(' union ') ~ ') where _batch_id is not null '
-        ~ 'order by _batch_id' -%}
+    {%- set location = delta_source_location(source) -%}
+    {%- if location -%}
+        {%- set query -%}
+            select ids is null as unknown, unnest(coalesce(ids, [null])) as batch_id
+            from (select lakehouse_batch_ids({{ sql_string(location) }}) as ids)
+        {%- endset -%}
+        {%- set rows = run_query(query).rows -%}
+        {%- if not (rows and rows[0][0]) -%}
+            {{ return(rows | map(attribute=1) | list) }}
+        {%- endif -%}
+    {%- endif -%}
+    {%- set query = 'select distinct _batch_id from ' ~ relation ~ ' where _batch_id is not null' -%}
     {{ return(run_query(query).columns[0].values() | list) }}
 {%- endmacro %}

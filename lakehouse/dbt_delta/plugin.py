@@ -28,9 +28,10 @@ import duckdb
 from dbt.adapters.duckdb.plugins import BasePlugin
 from dbt.adapters.duckdb.utils import TargetConfig, escape_sql_string
 from dbt.adapters.events.logging import AdapterLogger
+from duckdb.func import FunctionNullHandling
 
 from lakehouse.dbt_delta.writer import WRITE_MODES, write_model_candidate
-from lakehouse.lake import prepare_connection
+from lakehouse.lake import column_values_from_stats, prepare_connection
 from lakehouse.settings import Settings
 from lakehouse.wap import Candidate, publish_run, withhold_run
 
@@ -80,7 +81,20 @@ class Plugin(BasePlugin):
 
     def configure_connection(self, conn: duckdb.DuckDBPyConnection) -> None:
         prepare_connection(conn, self._settings)
+        conn.create_function(
+            "lakehouse_batch_ids",
+            self._batch_ids,
+            [duckdb.sqltype("VARCHAR")],
+            duckdb.list_type(duckdb.sqltype("VARCHAR")),
+            side_effects=True,  # the table changes between calls
+            null_handling=FunctionNullHandling.SPECIAL,  # NULL: the statistics cannot tell
+        )
         self._conn = conn
+
+    def _batch_ids(self, uri: str) -> list[str] | None:
+        """SQL `lakehouse_batch_ids(uri)`: the `_batch_id`s of a raw Delta table from its log's statistics
+        (NULL when they cannot tell; macros/watermark.sql then scans the table)."""
+        return column_values_from_stats(uri, "_batch_id", self._settings)
 
     def configure_cursor(self, cursor: Any) -> None:
         cursor.execute("SET VARIABLE lakehouse_root = ?", [self._settings.root])

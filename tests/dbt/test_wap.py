@@ -17,12 +17,12 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 from dbt_harness import DBT, DbtLake
-from deltalake import DeltaTable
+from deltalake import DeltaTable, write_deltalake
 from shop_batches import DAY1, DAY2, load_batch
 
 from lakehouse.lake import duckdb_session
 from lakehouse.settings import DBT_PROJECT_DIR, Settings
-from lakehouse.wap import latest_withheld, recover, run_candidates, run_ids
+from lakehouse.wap import latest_withheld, pin_views, recover, run_candidates, run_ids
 
 MARTS = {"fct_orders": "order_id", "dim_customers": "customer_id", "fct_daily_revenue": "order_date"}
 
@@ -187,3 +187,26 @@ def test_kill_during_candidate_write_leaves_the_last_good_version(good_lake: Pat
     for mart in MARTS:
         assert after[mart][0] > before[mart][0], mart
     assert len(run_ids(lake.settings)) == 1  # the killed build's candidates were discarded
+
+
+@pytest.mark.integration
+def test_mart_tests_judge_the_rows_the_build_wrote(good_lake: Path, tmp_path: Path) -> None:
+    """An incremental build's mart tests read the merge's new and changed rows (`<model>__written`); the
+    published rest passed them when it was published. A plain `dbt test` judges the whole table."""
+    lake = copy_lake(good_lake, tmp_path)
+    uri = lake.mart_uri("fct_orders")
+    old = DeltaTable(uri).to_pyarrow_table().sort_by("order_id").slice(0, 1)  # not touched by DAY2
+    write_deltalake(uri, old, mode="append")  # an old duplicate, as if published by hand outside dbt
+    version = DeltaTable(uri).version()
+    with duckdb_session(str(lake.settings.catalog_path), lake.settings) as con:
+        pin_views(con, [("main", "fct_orders", uri, version)])
+    load_batch(DAY2, lake.settings)
+
+    lake.dbt("build", "--vars", json.dumps({"run_date": DAY2.isoformat()}))  # the written rows are unique
+
+    views = lake.catalog_views()
+    assert "main_candidate.fct_orders__written" in views  # re-pointed at the published view after publish
+    merge = lake.history("fct_orders")[-1]
+    assert (merge["operation"], merge["merge_source_rows"]) == ("MERGE", "3")
+    output = lake.dbt("test", "--select", "fct_orders", ok=False)  # no build: the whole published table
+    assert "FAIL 1 unique_fct_orders_order_id" in output

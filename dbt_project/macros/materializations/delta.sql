@@ -20,7 +20,9 @@
     Delta table and the run is not --full-refresh; otherwise it overwrites (see delta_is_incremental()).
     A merge's candidate holds only the model's rows (new and changed keys); its candidate view is the table's
     state after the merge (published rows with other keys + the model's rows), and the publish is a delta-rs
-    MERGE that rewrites only the files holding those keys.
+    MERGE that rewrites only the files holding those keys. The view <schema>_candidate.<model>__written
+    holds the rows the build wrote (a merge's new and changed keys, else the whole candidate): the marts'
+    tests judge those (meta written_rows_only, dbt_project.yml); the rest passed them when it was published.
 -#}
 
 {% materialization delta, adapter='duckdb', supported_languages=['sql'] %}
@@ -71,6 +73,11 @@
             select * from delta_scan({{ sql_string(candidate_location) }})
         {%- endif %}
     {%- endcall %}
+
+    {%- set merged = mode == 'merge' and delta_exists(candidate_location) -%}
+    {%- do run_query('create or replace view ' ~ wap_written_relation(candidate) ~ ' as select * from '
+        ~ ('delta_scan(' ~ sql_string(candidate_location) ~ ')' if merged else candidate)
+        ~ (' where false' if mode == 'merge' and not merged else '')) -%}
 
     {{ run_hooks(post_hooks, inside_transaction=True) }}
 
@@ -141,10 +148,8 @@
     {%- set keys = [unique_key] if unique_key is string else unique_key -%}
     {%- set changes = 'delta_scan(' ~ sql_string(changes_location) ~ ')' -%}
     select published.* from {{ published }} as published
-    where not exists (
-        select 1 from {{ changes }} as changed
-        where {% for key in keys %}published."{{ key }}" = changed."{{ key }}"{% if not loop.last %} and {% endif %}{% endfor %}
-    )
+    anti join {{ changes }} as changed
+        on {% for key in keys %}published."{{ key }}" = changed."{{ key }}"{% if not loop.last %} and {% endif %}{% endfor %}
     union all by name
     select * from {{ changes }}
 {%- endmacro %}

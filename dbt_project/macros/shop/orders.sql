@@ -50,9 +50,9 @@
 
 {% macro orders_touched_by_unmerged_batches() -%}
     {#- The orders with a raw row (a version, a line or a payment) in a batch this model has not merged. -#}
-    select order_id from {{ ref('stg_shop__orders') }} where {{ unmerged_batches() }}
+    select order_id from {{ ref('stg_shop__orders') }} where {{ unmerged_batches(of=ref('stg_shop__orders')) }}
     union
-    select order_id from {{ ref('stg_shop__order_items') }} where {{ unmerged_batches() }}
+    select order_id from {{ ref('stg_shop__order_items') }} where {{ unmerged_batches(of=ref('stg_shop__order_items')) }}
     union
-    select order_id from {{ ref('stg_shop__payments') }} where {{ unmerged_batches() }}
+    select order_id from {{ ref('stg_shop__payments') }} where {{ unmerged_batches(of=ref('stg_shop__payments')) }}
 {%- endmacro %}

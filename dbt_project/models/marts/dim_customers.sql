@@ -20,9 +20,10 @@ with
 
 touched_customers as materialized (
 
-    select customer_id from {{ ref('stg_shop__customers') }} where {{ unmerged_batches() }}
+    select customer_id from {{ ref('stg_shop__customers') }}
+    where {{ unmerged_batches(of=ref('stg_shop__customers')) }}
     union
-    select customer_id from {{ ref('fct_orders') }}
+    select customer_id from {{ ref('stg_shop__orders') }}  -- every version: also a customer an order left
     where order_id in ({{ orders_touched_by_unmerged_batches() }})
 
 ),

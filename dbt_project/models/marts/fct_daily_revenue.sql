@@ -24,8 +24,8 @@ orders as (
 
 touched_dates as (
 
-    select distinct order_date
-    from orders
+    select distinct order_date  -- of every version: also a date an order left
+    from {{ ref('stg_shop__orders') }}
     where order_id in ({{ orders_touched_by_unmerged_batches() }})
 
 ),
