@@ -84,6 +84,11 @@ def ops_table(*parts: str, settings: Settings | None = None) -> str:
     return _uri(settings, "ops", *parts)
 
 
+def run_summaries_dir(run_date: date | None = None, settings: Settings | None = None) -> str:
+    """The folder of the nightly runs' summaries (one folder per run date; with `run_date`, that date's)."""
+    return _uri(settings, "ops", "runs", *([run_date.isoformat()] if run_date else []))
+
+
 def run_summary_file(run_date: date, run_id: str, settings: Settings | None = None) -> str:
     """The JSON summary of one nightly run (what landed, passed, was published; seconds per stage)."""
     return _uri(settings, "ops", "runs", run_date.isoformat(), f"{run_id}.json")

@@ -44,6 +44,7 @@ STAGE_FLOWS = [
     "data-quality-monitor",
     "dbt-transform",
     "feature-engineering-pipeline",
+    "lakehouse-monitor",
     "quality-report",
 ]
 
