@@ -15,7 +15,7 @@ from lakehouse.settings import Settings
 from quality.monitoring.findings import MonitorCheck
 
 TOTAL = "total"
-CONFIGURED_IN = "settings (LAKEHOUSE_PERF_*)"
+CONFIGURED_IN = "LAKEHOUSE_PERF_* settings"
 HINT = (
     "open the flow run in Prefect and compare its stage timings with an earlier night's; look for a larger "
     "delivery, a full refresh, or a busy machine"

@@ -107,6 +107,6 @@ def table_policies(
         marts = [t for t in lake_tables(settings) if "." not in t]
     for model in sorted(set(marts) | set(config.marts)):
         merged = _merged(config.defaults, config.marts.get(model))
-        where = "quality/monitor.yml" if model in config.marts else "settings (LAKEHOUSE_*)"
+        where = "quality/monitor.yml" if model in config.marts else "LAKEHOUSE_* settings"
         policies.append(_policy(model, analytics_table(model, settings), "mart", where, merged, settings))
     return policies

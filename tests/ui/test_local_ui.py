@@ -182,7 +182,7 @@ def test_a_failed_night_notifies_through_the_block(stack, httpserver):
         time.sleep(1)
     assert httpserver.log, f"no notification; worker log:\n{stack.log_file('worker').read_text()[-3000:]}"
     text = json.loads(httpserver.log[0][0].get_data())["text"]
-    assert name[1] in text and "Failed" in text and "/flow-runs/flow-run/" in text
+    assert name[1] in text and "Failed" in text and "/runs/flow-run/" in text  # the run in the UI
 
 
 def test_nightly_runs_through_the_worker_on_the_workers_lake(stack, nightly):
