@@ -18,7 +18,6 @@ from ingestion.shop.schema import SHOP_SOURCE_FILE
 from lakehouse.settings import Settings
 from quality.ledger import write_volumes
 
-pytestmark = pytest.mark.integration
 FIRST = date(2026, 9, 1)
 ORDINARY = 45  # days landed before the drop; the last 30 are judged with 14+ days of history
 DROP = FIRST + timedelta(days=ORDINARY)
@@ -45,6 +44,7 @@ def _land(day: date, settings: Settings, keep_orders: float = 1.0) -> None:
     write_volumes(day, settings)  # as the nightly's quality report stage does
 
 
+@pytest.mark.integration
 def test_a_volume_drop_and_a_stale_table_alert_once_ordinary_days_do_not(
     prefect_api, payments_sla_one_hour, lake_settings: Settings, receivers: Receivers, monkeypatch
 ) -> None:
@@ -103,3 +103,36 @@ def test_a_volume_drop_and_a_stale_table_alert_once_ordinary_days_do_not(
     found = {(r["check_type"], r["dataset"]) for r in rows if r["outcome"] == "warned"}
     assert ("volume_anomaly", "raw_shop.orders") in found and ("freshness", "raw_shop.payments") in found
     assert ("volume_anomaly", "raw_shop.order_items") not in found  # only the orders file was short
+
+
+def test_an_artificially_slow_stage_is_alerted_as_performance_degradation(
+    lake_settings: Settings, receivers: Receivers, monkeypatch
+) -> None:
+    """Eight nights of run summaries whose dbt stage takes ~60 s, then one where it takes 400 s."""
+    import json
+
+    from lakehouse.files import write_text
+    from lakehouse.layout import run_summary_file
+    from orchestration.alerts import alert_findings
+    from quality.monitoring.findings import MonitorReport
+    from quality.monitoring.performance import performance_checks
+
+    settings = Settings()
+    start = datetime(2026, 11, 1, 2, tzinfo=UTC)
+    for i in range(9):
+        day = date(2026, 11, 1) + timedelta(days=i)
+        stages = {"ingest": 20.0 + i, "raw_gate": 8.0, "dbt": 400.0 if i == 8 else 60.0 - i, "features": 5.0}
+        summary = {"run_date": day.isoformat(), "run_id": f"run-{i}", "ok": True, "stage_seconds": stages}
+        summary |= {"started_at": (start + timedelta(days=i)).isoformat(), "seconds": sum(stages.values())}
+        write_text(run_summary_file(day, f"run-{i}", settings), json.dumps(summary), settings)
+    monkeypatch.setenv("LAKEHOUSE_ALERT_URLS", ",".join(receivers.urls))
+
+    report = MonitorReport(date(2026, 11, 9), performance_checks(date(2026, 11, 9), Settings()))
+    sent = alert_findings(report)
+
+    assert [c.dataset for c in report.findings()] == ["nightly.dbt", "nightly.total"]
+    assert receivers.received() == (1, 1, 1) and len(sent) == 3
+    (message,) = receivers.webhook()
+    assert message["title"] == "lakehouse 2026-11-09: performance degradation"
+    assert "nightly.dbt: stage dbt of run run-8 (2026-11-09) took 400.0 s" in message["message"]
+    assert "nightly.ingest" not in message["message"]
