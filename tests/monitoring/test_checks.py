@@ -135,3 +135,11 @@ def test_small_slowdowns_and_short_histories_are_not_findings(lake_settings: Set
     _summary(settings, D, "slow", start + timedelta(days=5), NORMAL | {"publish": 20.0})  # 10x, but +18 s
     checks = {c.dataset: c for c in performance_checks(D, settings, run_id="slow")}
     assert checks["nightly.publish"].outcome == "passed"
+
+
+def test_the_shipped_marts_file_is_valid_and_names_real_marts() -> None:
+    from quality.monitoring.policy import MARTS_FILE, load_marts_file
+
+    config = load_marts_file(MARTS_FILE)
+    models = {p.stem for p in (MARTS_FILE.parent / "contracts" / "marts").glob("*.yml")}
+    assert config.marts and set(config.marts) <= models
