@@ -84,9 +84,9 @@ def ops_table(*parts: str, settings: Settings | None = None) -> str:
     return _uri(settings, "ops", *parts)
 
 
-def run_summaries_dir(run_date: date | None = None, settings: Settings | None = None) -> str:
-    """The folder of the nightly runs' summaries (one folder per run date; with `run_date`, that date's)."""
-    return _uri(settings, "ops", "runs", *([run_date.isoformat()] if run_date else []))
+def run_summaries_dir(settings: Settings | None = None) -> str:
+    """The folder of every nightly run's summary, one sub-folder per run date (`run_summary_file`)."""
+    return _uri(settings, "ops", "runs")
 
 
 def run_summary_file(run_date: date, run_id: str, settings: Settings | None = None) -> str:

@@ -1,4 +1,5 @@
-"""The nightly flow: ingest -> raw gate -> dbt build (candidates) -> marts gate -> publish -> features.
+"""The nightly flow: ingest -> raw gate -> dbt build (candidates) -> marts gate -> publish -> features,
+then the monitor (freshness, volume, drift, performance) on every outcome.
 
 Wiring only: every step is a stage flow (visible on its own in the Prefect UI) over plain functions.
 The run holds the lake's run lease (one run per lake at a time) and first completes what a killed run

@@ -47,14 +47,11 @@ def _timing(text: str) -> RunTiming | None:
 def run_timings(up_to: date, settings: Settings, days: int = 60) -> list[RunTiming]:
     """Every summarised nightly run of the `days` run dates up to `up_to`, oldest start first."""
     first = (up_to - timedelta(days=days)).isoformat()
-    folders = [
-        d
-        for d in list_dirs(run_summaries_dir(settings=settings), settings)
-        if first <= d <= up_to.isoformat()
-    ]
+    runs = run_summaries_dir(settings)
+    folders = [d for d in list_dirs(runs, settings) if first <= d <= up_to.isoformat()]
     timings = []
     for folder in folders:
-        for uri in list_files(run_summaries_dir(date.fromisoformat(folder), settings), settings):
+        for uri in list_files(f"{runs}/{folder}", settings):
             text = read_text(uri, settings) if uri.endswith(".json") else None
             if text and (timing := _timing(text)) is not None:
                 timings.append(timing)
