@@ -86,9 +86,16 @@ def finding_alerts(report: MonitorReport, quality_report: str | None = None) -> 
     if not report.kinds():
         return []
     key, url = _root_where()
+    notes = ("", f"Every check of the date: lakehouse monitor --date {report.run_date} --all")
     return [
         Alert(
-            kind, report.run_date, key, tuple(c.message() for c in report.findings(kind)), url, quality_report
+            kind,
+            report.run_date,
+            key,
+            tuple(c.message() for c in report.findings(kind)),
+            url,
+            quality_report,
+            notes,
         )
         for kind in report.kinds()
     ]

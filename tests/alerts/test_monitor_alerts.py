@@ -136,3 +136,4 @@ def test_an_artificially_slow_stage_is_alerted_as_performance_degradation(
     assert message["title"] == "lakehouse 2026-11-09: performance degradation"
     assert "nightly.dbt: stage dbt of run run-8 (2026-11-09) took 400.0 s" in message["message"]
     assert "nightly.ingest" not in message["message"]
+    assert "lakehouse monitor --date 2026-11-09 --all" in message["message"]
