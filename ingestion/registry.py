@@ -87,6 +87,25 @@ class Pagination(_Model):
     max_pages: int = Field(default=100_000, ge=1)
 
 
+class VolumeMonitor(_Model):
+    """Volume anomaly detection of a table (quality/monitoring/volume.py); unset: the settings' default."""
+
+    check: bool = True
+    sensitivity: float | None = Field(default=None, gt=0)  # robust z (MADs) LAKEHOUSE_VOLUME_SENSITIVITY
+    training_days: int | None = Field(default=None, ge=7)
+    min_history: int | None = Field(default=None, ge=3)
+    min_change: float | None = Field(default=None, ge=0)  # relative: 0.3 = 30 %
+    min_rows: int | None = Field(default=None, ge=0)
+
+
+class Monitor(_Model):
+    """What the monitor expects of a table: set on a source (all its entities), an entity (overrides the
+    source) or a mart (quality/monitor.yml); what is unset takes the LAKEHOUSE_* default."""
+
+    freshness_sla_hours: float | None = Field(default=None, gt=0)
+    volume: VolumeMonitor = VolumeMonitor()
+
+
 class Entity(_Model):
     """One table of a source: landed as raw/<source>/<name>."""
 
@@ -106,6 +125,7 @@ class Entity(_Model):
     # database kind
     table: str | None = None
     incremental_column: str | None = None  # watermark column (updated_at or an increasing id)
+    monitor: Monitor | None = None  # freshness SLA and volume checks of this entity (over the source's)
 
     @field_validator("columns", mode="before")
     @classmethod
@@ -222,6 +242,7 @@ class Source(_Model):
     http: HttpConfig | None = None
     database: DatabaseConfig | None = None
     limits: Limits = Limits()
+    monitor: Monitor | None = None  # freshness SLA and volume checks of every entity (an entity overrides)
     entities: Annotated[dict[str, Entity], Field(min_length=1)]
 
     @model_validator(mode="before")

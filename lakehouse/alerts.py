@@ -25,12 +25,27 @@ from lakehouse.files import read_text, write_text
 from lakehouse.layout import alert_marker
 from lakehouse.settings import Settings, get_settings
 
-AlertKind = Literal["flow_failure", "blocking_quality_failure", "withheld_publication"]
+AlertKind = Literal[
+    "flow_failure",
+    "blocking_quality_failure",
+    "withheld_publication",
+    # the monitor's findings (quality/monitoring): one alert per kind per run, naming every table or stage
+    "freshness_breach",
+    "volume_anomaly",
+    "schema_drift",
+    "performance_degradation",
+]
 TITLES: dict[AlertKind, str] = {
     "flow_failure": "nightly run failed",
     "blocking_quality_failure": "blocking quality check failed",
     "withheld_publication": "publication withheld",
+    "freshness_breach": "tables older than their freshness SLA",
+    "volume_anomaly": "volume anomaly",
+    "schema_drift": "schema drift in a source",
+    "performance_degradation": "performance degradation",
 }
+# The section heading of an alert's list: a failure "failed", a monitor finding was "found".
+FINDING_KINDS = ("freshness_breach", "volume_anomaly", "schema_drift", "performance_degradation")
 MAX_LINES = 20
 log = logging.getLogger(__name__)
 
@@ -54,7 +69,8 @@ class Alert:
     @property
     def body(self) -> str:
         lines = [f"{TITLES[self.kind].capitalize()} ({self.kind}) for run date {self.run_date.isoformat()}."]
-        lines += ["", "What failed:", *[f"- {f}" for f in self.failed[:MAX_LINES]]]
+        heading = "What was found:" if self.kind in FINDING_KINDS else "What failed:"
+        lines += ["", heading, *[f"- {f}" for f in self.failed[:MAX_LINES]]]
         if len(self.failed) > MAX_LINES:
             lines.append(f"- … and {len(self.failed) - MAX_LINES} more (see the run summary)")
         lines += [*self.notes, "", "Where to look:"]

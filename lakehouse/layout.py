@@ -84,6 +84,11 @@ def ops_table(*parts: str, settings: Settings | None = None) -> str:
     return _uri(settings, "ops", *parts)
 
 
+def run_summaries_dir(settings: Settings | None = None) -> str:
+    """The folder of every nightly run's summary, one sub-folder per run date (`run_summary_file`)."""
+    return _uri(settings, "ops", "runs")
+
+
 def run_summary_file(run_date: date, run_id: str, settings: Settings | None = None) -> str:
     """The JSON summary of one nightly run (what landed, passed, was published; seconds per stage)."""
     return _uri(settings, "ops", "runs", run_date.isoformat(), f"{run_id}.json")

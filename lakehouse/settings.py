@@ -119,6 +119,52 @@ class Settings(BaseSettings):
         "(e.g. slack-webhook/data-ops); its secrets stay in Prefect.",
     )
 
+    # The monitor (quality/monitoring/): defaults a source, entity or mart can override (ingestion/README.md,
+    # quality/monitor.yml).
+    lakehouse_freshness_sla_hours: float = Field(
+        default=26.0,
+        gt=0,
+        description="A raw table or mart whose newest data commit is older than this is a freshness breach.",
+    )
+    lakehouse_volume_sensitivity: float = Field(
+        default=3.5,
+        gt=0,
+        description="Volume anomaly: how many robust standard deviations (MAD x 1.4826) from the weekday-"
+        "adjusted median of the trailing window a day's rows may be.",
+    )
+    lakehouse_volume_training_days: int = Field(
+        default=28, ge=7, description="Volume anomaly: trailing days the baseline is computed from."
+    )
+    lakehouse_volume_min_history: int = Field(
+        default=14, ge=3, description="Volume anomaly: days of history a table needs before it is judged."
+    )
+    lakehouse_volume_min_change: float = Field(
+        default=0.3,
+        ge=0,
+        description="Volume anomaly: a relative change smaller than this (0.3 = 30 %) is never an anomaly.",
+    )
+    lakehouse_volume_min_rows: int = Field(
+        default=100,
+        ge=0,
+        description="Volume anomaly: tables that usually add fewer rows a day are not judged (too noisy).",
+    )
+    lakehouse_perf_factor: float = Field(
+        default=2.0,
+        gt=1,
+        description="Performance degradation: a run or stage slower than this times its trailing median.",
+    )
+    lakehouse_perf_min_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="Performance degradation: ... and at least this many seconds slower than the median.",
+    )
+    lakehouse_perf_history: int = Field(
+        default=14, ge=1, description="Performance degradation: the trailing runs the median is taken over."
+    )
+    lakehouse_perf_min_runs: int = Field(
+        default=3, ge=1, description="Performance degradation: earlier runs needed before a stage is judged."
+    )
+
     aws_endpoint_url: str | None = None
     aws_access_key_id: str | None = None
     aws_secret_access_key: SecretStr | None = None

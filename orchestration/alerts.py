@@ -1,8 +1,11 @@
-"""The nightly run's alert: which finding a failed run is, sent once per run (lakehouse.alerts sends it).
+"""The nightly run's alerts, sent once per run and kind (lakehouse.alerts sends them).
 
 A failed run is one finding, the most specific that applies: a blocking quality check failed (Soda contract
 or dbt test; the marts may also have been withheld), else the marts were withheld (a dbt model failed), else
 the run failed (quarantined input, a source that could not be fetched, an error). A clean run sends nothing.
+The monitor's findings (quality/monitoring) are one alert per kind: freshness breach, volume anomaly, schema
+drift, performance degradation, each naming every table or stage it found; keyed by the root flow run (the
+nightly run when the monitor runs inside it), so a retried night does not repeat them.
 """
 
 from __future__ import annotations
@@ -11,9 +14,11 @@ import uuid
 from datetime import date
 
 from prefect.runtime import flow_run
+from prefect.settings import PREFECT_UI_URL
 
 from lakehouse.alerts import Alert, AlertKind, Delivery, send_alert
 from orchestration.summary import RunSummary
+from quality.monitoring.findings import MonitorReport
 
 
 def run_alert_kind(summary: RunSummary) -> AlertKind | None:
@@ -65,3 +70,43 @@ def alert_crash(run_date: date, exc: BaseException) -> Delivery | None:
         return send_alert(Alert("flow_failure", run_date, key, failed, url))
     except Exception:
         return None  # the run's own exception is what the operator sees
+
+
+def _root_where() -> tuple[str, str | None]:
+    """The root flow run (the nightly run around a monitor subflow, else this one) and its UI URL."""
+    if flow_run.get_id() is None:
+        return uuid.uuid4().hex, None
+    root = flow_run.get_root_flow_run_id()
+    ui = PREFECT_UI_URL.value()
+    return root, (f"{ui}/flow-runs/flow-run/{root}" if ui else None)
+
+
+def finding_alerts(report: MonitorReport, quality_report: str | None = None) -> list[Alert]:
+    """One alert per kind of finding of a monitor run, listing every finding of that kind."""
+    if not report.kinds():
+        return []
+    key, url = _root_where()
+    notes = ("", f"Every check of the date: lakehouse monitor --date {report.run_date} --all")
+    return [
+        Alert(
+            kind,
+            report.run_date,
+            key,
+            tuple(c.message() for c in report.findings(kind)),
+            url,
+            quality_report,
+            notes,
+        )
+        for kind in report.kinds()
+    ]
+
+
+def alert_findings(report: MonitorReport, quality_report: str | None = None) -> list[str]:
+    """Send the monitor's alerts (one per kind); the lines say where each went. Never raises."""
+    lines: list[str] = []
+    for alert in finding_alerts(report, quality_report):
+        try:
+            lines += send_alert(alert).lines()
+        except Exception as exc:  # e.g. the lake's ops/ unreadable: the finding is in the ledger anyway
+            lines.append(f"alert {alert.kind} NOT sent: {type(exc).__name__} reading its marker")
+    return lines

@@ -27,12 +27,14 @@ console = Console()
 
 def _mount_subcommands() -> None:
     from orchestration.batch_cli import batch_app
+    from orchestration.monitor_cli import monitor_app
     from orchestration.sources_cli import sources_app
     from quality.cli import quality_app
 
     app.add_typer(quality_app, name="quality", help="Soda contracts and the quality ledger: scan, report.")
     app.add_typer(sources_app, name="sources", help="The source registry: list and check sources.")
     app.add_typer(batch_app, name="batch", help="Landing batches: retract a committed bad batch.")
+    app.add_typer(monitor_app, name="monitor", help="The monitor: freshness, volume, drift, performance.")
 
 
 def print_summary(summary: RunSummary) -> None:

@@ -2,7 +2,9 @@
 
 `up` starts `prefect server start` (SQLite under the state dir, PREFECT_HOME there) in the background, waits
 for /api/health, creates the process work pool `lakehouse-local` if it is missing, deploys prefect.yaml's
-`*-local` deployments and starts a worker; PID files and logs go to <state>/local/. `down` stops exactly
+`*-local` deployments, creates the automation "lakehouse: nightly run failed" (a notification through the
+LAKEHOUSE_ALERT_BLOCK block when a nightly deployment run fails or crashes) and starts a worker; PID files and
+logs go to <state>/local/. `down` stops exactly
 those processes (their process groups: the worker's flow-run subprocesses too). Everything works offline.
 
 Flow runs inherit the worker's environment: LAKEHOUSE_ROOT and friends as set when `up` ran (default: the
@@ -35,6 +37,12 @@ from lakehouse.settings import PROJECT_DIR, TELEMETRY_OFF
 POOL = "lakehouse-local"
 DEPLOYMENTS = "*-local"  # prefect.yaml: the deployment name's suffix selects the work pool
 NIGHTLY = "lakehouse-nightly/nightly-local"
+AUTOMATION = "lakehouse: nightly run failed"
+FAILED_STATES = {"prefect.flow-run.Failed", "prefect.flow-run.Crashed"}
+NOTIFICATION = (
+    "Flow run {{ flow_run.name }} of {{ deployment.name }} ended {{ flow_run.state.name }}: "
+    "{{ flow_run.state.message }}\nParameters: {{ flow_run.parameters }}\nSee {{ flow_run|ui_url }}"
+)
 PREFECT = Path(sys.executable).with_name("prefect")
 # Stop order: the worker first (it reports its flow runs to the server), then the server.
 PROCESSES = ("worker", "server")
@@ -325,6 +333,55 @@ def deployment(stack: LocalStack, name: str) -> dict[str, Any] | None:
     return found
 
 
+def _notification_action(block: str | None) -> tuple[Any, str]:
+    """SendNotification through the saved block `block` (<type slug>/<name>), else DoNothing; and a line
+    saying which (the caller holds the stack's API settings)."""
+    from prefect.automations import DoNothing, SendNotification
+    from prefect.blocks.core import Block
+
+    if not block:
+        return DoNothing(), "no LAKEHOUSE_ALERT_BLOCK: it shows in the UI's event feed, sends nothing"
+    try:
+        block_id = Block.load(block)._block_document_id  # type: ignore[union-attr]  # sync here
+    except ValueError as exc:  # no such block on this server
+        return DoNothing(), f"LAKEHOUSE_ALERT_BLOCK {block} not found on this server ({exc}): sends nothing"
+    subject = "lakehouse: nightly run {{ flow_run.name }} {{ flow_run.state.name }}"
+    return SendNotification(
+        block_document_id=block_id, subject=subject, body=NOTIFICATION
+    ), f"notifies {block}"
+
+
+def ensure_automation(stack: LocalStack, block: str | None = None) -> str:
+    """Create (or replace) the automation AUTOMATION on the stack's server: when a flow run of the nightly
+    deployment ends Failed or Crashed, send a notification through `block` (default LAKEHOUSE_ALERT_BLOCK).
+    Returns a line for the operator."""
+    from prefect.automations import Automation, EventTrigger, Posture
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from lakehouse.settings import get_settings
+
+    nightly = deployment(stack, NIGHTLY)
+    if nightly is None:
+        raise StackError(f"automation {AUTOMATION!r}: no deployment {NIGHTLY} yet (deploy first)")
+    block = block if block is not None else get_settings().lakehouse_alert_block
+    with temporary_settings(updates={PREFECT_API_URL: stack.api_url}):
+        action, said = _notification_action(block)
+        with contextlib.suppress(ValueError):  # the previous definition, replaced (no duplicates)
+            Automation.read(name=AUTOMATION).delete()  # type: ignore[attr-defined]  # sync here
+        Automation(
+            name=AUTOMATION,
+            description=f"A flow run of {NIGHTLY} ended Failed or Crashed (created by make ui).",
+            trigger=EventTrigger(
+                expect=FAILED_STATES,
+                match_related={"prefect.resource.id": f"prefect.deployment.{nightly['id']}"},
+                posture=Posture.Reactive,
+                threshold=1,
+            ),
+            actions=[action],
+        ).create()
+    return f"Automation '{AUTOMATION}': {said}"
+
+
 def worker_online(stack: LocalStack) -> bool:
     try:
         workers = _http_json(f"{stack.api_url}/work_pools/{POOL}/workers/filter", body={})
@@ -338,6 +395,7 @@ def up(stack: LocalStack, timeout: float = 120.0) -> bool:
     edits to prefect.yaml take effect, and starts nothing twice)."""
     if running_pid(stack, "server") and running_pid(stack, "worker") and is_healthy(stack):
         deploy(stack)
+        print(ensure_automation(stack))
         return False
     down(stack)  # a half-started stack (e.g. the worker died): start again from nothing
     if port_in_use(stack.host, stack.port):
@@ -354,6 +412,7 @@ def up(stack: LocalStack, timeout: float = 120.0) -> bool:
         # the worker takes seconds to come up: start it first, deploy meanwhile
         _spawn(stack, "worker", ["worker", "start", "--pool", POOL, "--name", f"{POOL}-worker"])
         deploy(stack)
+        print(ensure_automation(stack))
         _wait_until(lambda: worker_online(stack), f"worker online in {POOL}", stack, "worker", timeout)
     except BaseException:
         down(stack)

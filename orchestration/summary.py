@@ -91,6 +91,9 @@ class RunSummary:
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     seconds: float | None = None  # wall seconds of the whole flow, once its summary is written
     alerts: list[str] = field(default_factory=list)  # where the run's alert went (receivers redacted)
+    monitor: list[str] = field(
+        default_factory=list
+    )  # the monitor's findings (freshness, volume, drift, speed)
 
     def timed(self, stage: str) -> AbstractContextManager[None]:
         """Record the wall seconds of the block as `stage` (also when it raises)."""
@@ -179,6 +182,8 @@ class RunSummary:
             ]
         if self.quality_report:
             lines += [f"Quality report: `{self.quality_report}`", ""]
+        if self.monitor:
+            lines += ["## Monitor", "", *[f"- {m}" for m in self.monitor], ""]
         if self.alerts:
             lines += ["## Alerts", "", *[f"- {a}" for a in self.alerts], ""]
         if self.problems:

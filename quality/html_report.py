@@ -25,7 +25,13 @@ from lakehouse.layout import quality_report
 from lakehouse.settings import Settings, get_settings
 from quality.ledger import ledger_uri
 
-CHECK_LAYERS = ("raw", "marts", "ingest", "dbt")  # rows that pass, warn or fail (not volume/publish)
+CHECK_LAYERS = (
+    "raw",
+    "marts",
+    "ingest",
+    "dbt",
+    "monitor",
+)  # rows that pass, warn or fail (not volume/publish)
 OUTCOME_COLOURS = {
     "passed": "#2e9d5b",
     "skipped": "#9aa5b1",

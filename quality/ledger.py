@@ -8,6 +8,7 @@ schema). Each writer owns a `layer` and replaces that layer's rows of a run date
     dbt      dbt      every dbt test and unit test, every node that did not build write_dbt_results
     volume   lake     rows per raw table and mart, from the Delta log            write_volumes
     publish  publish  publish decisions (published, withheld, restored)          write_publish_decision
+    monitor  monitor  freshness, volume anomaly and performance checks           write_monitor
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ SOURCE_OF_LAYER = {
     "dbt": "dbt",
     "volume": "lake",
     "publish": "publish",
+    "monitor": "monitor",
 }
 Decision = Literal["published", "withheld", "restored"]
 DECISIONS = ("published", "withheld", "restored")
@@ -349,6 +351,20 @@ def write_volumes(
     rows = [volume_row(run_date, name, uri, settings, run_id) for name, uri in tables.items()]
     _replace(rows, f"{_day(run_date)} AND layer = 'volume'", settings)
     return len(rows)
+
+
+def write_monitor(
+    rows: Sequence[Mapping[str, Any]],
+    run_date: date,
+    settings: Settings | None = None,
+    run_id: str | None = None,
+) -> int:
+    """Replace the ledger's monitor rows of `run_date` (quality/monitoring: freshness, volume anomalies,
+    performance); each row gives contract, dataset, check, check_type, check_name, outcome, value, threshold
+    and detail. Level warn: a finding alerts, it never blocks."""
+    table_rows = [_row(run_date, "monitor", column=None, level="warn", run_id=run_id, **r) for r in rows]
+    _replace(table_rows, f"{_day(run_date)} AND layer = 'monitor'", settings)
+    return len(table_rows)
 
 
 def retraction_rows(report: RetractReport) -> list[CheckRow]:

@@ -1,4 +1,5 @@
-"""The nightly flow: ingest -> raw gate -> dbt build (candidates) -> marts gate -> publish -> features.
+"""The nightly flow: ingest -> raw gate -> dbt build (candidates) -> marts gate -> publish -> features,
+then the monitor (freshness, volume, drift, performance) on every outcome.
 
 Wiring only: every step is a stage flow (visible on its own in the Prefect UI) over plain functions.
 The run holds the lake's run lease (one run per lake at a time) and first completes what a killed run
@@ -41,6 +42,7 @@ from orchestration.flows.common import resolve_run_date, run_flow_cli
 from orchestration.flows.etl.s3_data_pipeline import s3_data_pipeline
 from orchestration.flows.ml.feature_engineering_pipeline import feature_engineering_pipeline
 from orchestration.flows.monitoring.data_quality_monitor import data_quality_monitor
+from orchestration.flows.monitoring.pipeline_monitor import lakehouse_monitor
 from orchestration.flows.monitoring.quality_report import quality_report
 from orchestration.flows.transform.dbt_transform import dbt_transform
 from orchestration.summary import QualityCounts, RunSummary, landings
@@ -64,6 +66,8 @@ def _publish(summary: RunSummary) -> RunSummary:
     run_id = summary.run_id = summary.run_id or new_run_id()
     alert_run(summary)  # one alert per failed run (LAKEHOUSE_ALERT_URLS); a clean run sends none
     _write_summary(summary, run_id)
+    if _monitor(summary.run_date, summary, run_id):
+        _write_summary(summary, run_id)  # again, with the monitor's findings
     create_markdown_artifact(
         key="lakehouse-run-summary",
         markdown=summary.to_markdown(),
@@ -72,6 +76,20 @@ def _publish(summary: RunSummary) -> RunSummary:
     if not summary.ok:
         raise PipelineFailed(summary)
     return summary
+
+
+def _monitor(day: date, summary: RunSummary | None = None, run_id: str | None = None) -> bool:
+    """The monitor after the pipeline, on every outcome (a crashed run has no timings to judge): its
+    findings go to the ledger and alert, and never change the run's outcome. True when it ran."""
+    try:
+        report = lakehouse_monitor(run_date=day, run_id=run_id, performance=summary is not None)
+    except Exception as exc:
+        print(f"The monitor failed ({type(exc).__name__}: {exc}); the run's outcome stands")
+        return False
+    if summary is not None:
+        summary.monitor = report.lines()
+        summary.alerts += report.alerts
+    return True
 
 
 def _write_summary(summary: RunSummary, run_id: str) -> None:
@@ -149,6 +167,7 @@ def lakehouse_nightly(
         raise  # its summary was published and alerted
     except Exception as exc:
         alert_crash(day, exc)  # the run ended before it had a summary: a flow_failure alert
+        _monitor(day)
         raise
 
 

@@ -28,6 +28,17 @@ def test_one_alert_for_a_blocking_failure_none_for_a_clean_night(
     clean = lakehouse_nightly(run_date=D1, scale=0.1, return_state=True)
     assert clean.is_completed(), clean.message
     assert receivers.received() == (0, 0, 0)
+    from quality.html_report import read_ledger
+
+    ledger = read_ledger(lake_settings)  # the monitor ran after the pipeline: its rows, no finding
+    assert ledger is not None
+    monitor = [r for r in ledger.to_pylist() if r["layer"] == "monitor" and r["run_date"] == D1]
+    assert {(r["check_type"], r["dataset"], r["outcome"]) for r in monitor} >= {
+        ("freshness", "fct_orders", "passed"),
+        ("freshness", "raw_shop.orders", "passed"),
+        ("volume_anomaly", "raw_shop.orders", "skipped"),  # no history yet
+    }
+    assert not [r for r in monitor if r["outcome"] == "warned"]
 
     generate_landing(D2, scale=0.1, settings=lake_settings)
     orders = Path(lake_settings.uri("landing", "shop", D2.isoformat(), "orders.jsonl"))

@@ -41,11 +41,17 @@ def without_publish_versions(ledger: pa.Table) -> pa.Table:
     return ledger.drop_columns(["run_id", "table_version"])
 
 
+def without_monitor(ledger: pa.Table) -> pa.Table:
+    """The ledger minus the monitor's rows: observations of the lake when the monitor ran (freshness hours,
+    seconds per stage), which a rerun replaces with what it observes then (quality/README.md)."""
+    return ledger.filter(pc.not_equal(ledger.column("layer"), "monitor"))
+
+
 def snapshot(settings: Settings) -> dict[str, pa.Table]:
     out = {}
     for path in TABLES:
         table = DeltaTable(settings.uri(path), storage_options=settings.storage_options()).to_pyarrow_table()
         if path == "quality/ledger":
-            table = without_publish_versions(table)
+            table = without_publish_versions(without_monitor(table))
         out[path] = sorted_table(table)
     return out

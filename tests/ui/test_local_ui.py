@@ -5,9 +5,11 @@ running. Screenshots and rendered DOMs are kept in test-artifacts/ui/."""
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 import subprocess
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,10 +23,12 @@ from ui_png import distinct_colours
 
 from lakehouse.settings import PROJECT_DIR, TELEMETRY_OFF
 from orchestration.local import (
+    AUTOMATION,
     NIGHTLY,
     POOL,
     LocalStack,
     down,
+    ensure_automation,
     group_members,
     is_healthy,
     port_in_use,
@@ -44,6 +48,7 @@ STAGE_FLOWS = [
     "data-quality-monitor",
     "dbt-transform",
     "feature-engineering-pipeline",
+    "lakehouse-monitor",
     "quality-report",
 ]
 
@@ -128,6 +133,56 @@ def test_local_deployments_are_registered(stack):
     assert nightly["parameters"] == {"run_date": None, "scale": None, "full_refresh": False, "generate": True}
     assert nightly["global_concurrency_limit"]["limit"] == 1
     assert nightly["concurrency_options"]["collision_strategy"] == "ENQUEUE"
+
+
+def _automation(stack: LocalStack) -> dict[str, Any]:
+    found = [a for a in api(stack, "/automations/filter", {}) if a["name"] == AUTOMATION]
+    assert len(found) == 1, found  # `up` again replaces it, never duplicates it
+    return found[0]
+
+
+def test_make_ui_creates_the_nightly_failed_automation(stack):
+    automation = _automation(stack)
+    nightly = api(stack, f"/deployments/name/{NIGHTLY}")
+    trigger = automation["trigger"]
+    assert set(trigger["expect"]) == {"prefect.flow-run.Failed", "prefect.flow-run.Crashed"}
+    assert trigger["match_related"] == {"prefect.resource.id": f"prefect.deployment.{nightly['id']}"}
+    assert trigger["posture"] == "Reactive" and automation["enabled"]
+    assert [a["type"] for a in automation["actions"]] == ["do-nothing"]  # no LAKEHOUSE_ALERT_BLOCK set
+
+
+def test_a_failed_night_notifies_through_the_block(stack, httpserver):
+    """With LAKEHOUSE_ALERT_BLOCK, the automation sends the block's notification when a nightly deployment
+    run fails (here: a source that is not registered), to a Slack-format receiver on 127.0.0.1."""
+    from prefect.blocks.notifications import MattermostWebhook
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    token = "ui-automation-token"
+    httpserver.expect_request(f"/hooks/{token}", method="POST").respond_with_data("ok")
+    with temporary_settings(updates={PREFECT_API_URL: stack.api_url}):
+        hook = MattermostWebhook(hostname="127.0.0.1", port=httpserver.port, token=token, secure=False)
+        hook.save("ui-alerts", overwrite=True)
+    assert "notifies mattermost-webhook/ui-alerts" in ensure_automation(stack, "mattermost-webhook/ui-alerts")
+    assert [a["type"] for a in _automation(stack)["actions"]] == ["send-notification"]
+
+    run = subprocess.run(
+        [*trigger_command(RUN_DATE, watch=False), "--param", 'sources=["no-such-source"]'],
+        cwd=PROJECT_DIR,
+        env=stack.env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    name = re.search(r"Created flow run '([^']+)'", run.stdout)
+    assert name, run.stdout
+    deadline = time.monotonic() + 600  # the worker starts the run, it fails, the event reaches the trigger
+    while not httpserver.log and time.monotonic() < deadline:
+        time.sleep(1)
+    assert httpserver.log, f"no notification; worker log:\n{stack.log_file('worker').read_text()[-3000:]}"
+    text = json.loads(httpserver.log[0][0].get_data())["text"]
+    assert name[1] in text and "Failed" in text and "/runs/flow-run/" in text  # the run in the UI
 
 
 def test_nightly_runs_through_the_worker_on_the_workers_lake(stack, nightly):

@@ -1,0 +1,102 @@
+"""Performance degradation: the night's run and each of its stages against the median of the trailing runs,
+from the run summaries the nightly flow writes (ops/runs/<date>/<run id>.json: seconds per stage)."""
+
+from __future__ import annotations
+
+import json
+import statistics
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from lakehouse.files import list_dirs, list_files, read_text
+from lakehouse.layout import run_summaries_dir
+from lakehouse.settings import Settings
+from quality.monitoring.findings import MonitorCheck
+
+TOTAL = "total"
+CONFIGURED_IN = "LAKEHOUSE_PERF_* settings"
+HINT = (
+    "open the flow run in Prefect and compare its stage timings with an earlier night's; look for a larger "
+    "delivery, a full refresh, or a busy machine"
+)
+
+
+@dataclass(frozen=True)
+class RunTiming:
+    run_date: date
+    run_id: str
+    started_at: datetime
+    ok: bool
+    seconds: dict[str, float]  # stage -> seconds, and TOTAL -> the whole run
+
+
+def _timing(text: str) -> RunTiming | None:
+    data = json.loads(text)
+    if not data.get("started_at") or not data.get("run_date"):
+        return None
+    seconds = {str(k): float(v) for k, v in (data.get("stage_seconds") or {}).items()}
+    if data.get("seconds") is not None:
+        seconds[TOTAL] = float(data["seconds"])
+    started = datetime.fromisoformat(str(data["started_at"]))
+    return RunTiming(
+        date.fromisoformat(data["run_date"]), str(data.get("run_id")), started, bool(data.get("ok")), seconds
+    )
+
+
+def run_timings(up_to: date, settings: Settings, days: int = 60) -> list[RunTiming]:
+    """Every summarised nightly run of the `days` run dates up to `up_to`, oldest start first."""
+    first = (up_to - timedelta(days=days)).isoformat()
+    runs = run_summaries_dir(settings)
+    folders = [d for d in list_dirs(runs, settings) if first <= d <= up_to.isoformat()]
+    timings = []
+    for folder in folders:
+        for uri in list_files(f"{runs}/{folder}", settings):
+            text = read_text(uri, settings) if uri.endswith(".json") else None
+            if text and (timing := _timing(text)) is not None:
+                timings.append(timing)
+    return sorted(timings, key=lambda t: t.started_at)
+
+
+def judge_stage(
+    stage: str, current: float, history: list[float], settings: Settings, run: RunTiming
+) -> MonitorCheck:
+    factor, floor = settings.lakehouse_perf_factor, settings.lakehouse_perf_min_seconds
+    name = "whole run" if stage == TOTAL else f"stage {stage}"
+    base: dict[str, Any] = {
+        "kind": "performance_degradation",
+        "check_type": "performance",
+        "dataset": f"nightly.{stage}",
+        "name": f"{name} within {factor:g}x its trailing median",
+        "configured_in": CONFIGURED_IN,
+        "value": round(current, 3),
+        "hint": HINT,
+    }
+    if len(history) < settings.lakehouse_perf_min_runs:
+        have = f"{len(history)} of {settings.lakehouse_perf_min_runs}"
+        return MonitorCheck(**base, outcome="skipped", detail=f"not judged: {have} earlier runs")
+    median = statistics.median(history)
+    slow = current > factor * median and current - median > floor
+    threshold = f"<= {factor:g} x {median:.1f} s or < {median + floor:.1f} s"
+    detail = (
+        f"{name} of run {run.run_id} ({run.run_date}) took {current:.1f} s, "
+        f"{current / median if median else 0:.1f}x the median {median:.1f} s of the last {len(history)} runs"
+    )
+    return MonitorCheck(**base, outcome="warned" if slow else "passed", threshold=threshold, detail=detail)
+
+
+def performance_checks(day: date, settings: Settings, run_id: str | None = None) -> list[MonitorCheck]:
+    """The checks of the run `run_id` of `day` (default: the newest run of `day`); none without a summary."""
+    timings = run_timings(day, settings)
+    of_day = [t for t in timings if t.run_date == day and (run_id is None or t.run_id == run_id)]
+    if not of_day:
+        return []
+    current = of_day[-1]
+    earlier = [t for t in timings if t.started_at < current.started_at and t.ok]
+    earlier = earlier[-settings.lakehouse_perf_history :]
+    return [
+        judge_stage(
+            stage, seconds, [t.seconds[stage] for t in earlier if stage in t.seconds], settings, current
+        )
+        for stage, seconds in current.seconds.items()
+    ]
