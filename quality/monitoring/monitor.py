@@ -12,7 +12,7 @@ from lakehouse.settings import Settings, get_settings
 from quality.ledger import write_monitor
 from quality.monitoring.findings import MonitorCheck, MonitorReport
 from quality.monitoring.freshness import freshness_checks
-from quality.monitoring.performance import performance_checks
+from quality.monitoring.performance import RunTiming, flow_run_checks, performance_checks
 from quality.monitoring.policy import table_policies
 from quality.monitoring.volume import volume_checks
 
@@ -53,10 +53,13 @@ def run_monitor(
     now: datetime | None = None,
     run_id: str | None = None,
     performance: bool = True,
+    flow_timings: Callable[[], list[RunTiming]] | None = None,
+    flow_run: str | None = None,
 ) -> MonitorReport:
     """Every check of `run_date`; freshness is judged as of `now` (default: now), performance (unless off)
-    for the run `run_id` (default: the date's newest run). A check that cannot run is a problem of the
-    report, not an exception."""
+    for the run `run_id` (default: the date's newest run), and with `flow_timings` (what Prefect recorded of
+    the nightly flow runs) for the flow run `flow_run` (default: the date's newest) and its stage flows.
+    A check that cannot run is a problem of the report, not an exception."""
     from quality.html_report import read_ledger
 
     settings = settings or get_settings()
@@ -73,6 +76,11 @@ def run_monitor(
         "volume": lambda: volume_checks(policies, run_date, ledger),
         "schema drift": lambda: drift_checks(run_date, ledger),
         "performance": lambda: performance_checks(run_date, settings, run_id) if performance else [],
+        "Prefect flow run": lambda: (
+            flow_run_checks(run_date, flow_timings(), settings, flow_run)
+            if performance and flow_timings
+            else []
+        ),
     }
     for name, step in steps.items():
         try:

@@ -1,5 +1,6 @@
 """Performance degradation: the night's run and each of its stages against the median of the trailing runs,
-from the run summaries the nightly flow writes (ops/runs/<date>/<run id>.json: seconds per stage)."""
+from the run summaries the nightly flow writes (ops/runs/<date>/<run id>.json: seconds per stage), and each
+flow run Prefect recorded (timings read from its API by orchestration/flow_timings.py)."""
 
 from __future__ import annotations
 
@@ -59,14 +60,19 @@ def run_timings(up_to: date, settings: Settings, days: int = 60) -> list[RunTimi
 
 
 def judge_stage(
-    stage: str, current: float, history: list[float], settings: Settings, run: RunTiming
+    stage: str,
+    current: float,
+    history: list[float],
+    settings: Settings,
+    run: RunTiming,
+    dataset: str | None = None,
 ) -> MonitorCheck:
     factor, floor = settings.lakehouse_perf_factor, settings.lakehouse_perf_min_seconds
-    name = "whole run" if stage == TOTAL else f"stage {stage}"
+    name = "whole run" if stage == TOTAL else stage if dataset else f"stage {stage}"
     base: dict[str, Any] = {
         "kind": "performance_degradation",
         "check_type": "performance",
-        "dataset": f"nightly.{stage}",
+        "dataset": dataset or f"nightly.{stage}",
         "name": f"{name} within {factor:g}x its trailing median",
         "configured_in": CONFIGURED_IN,
         "value": round(current, 3),
@@ -97,6 +103,33 @@ def performance_checks(day: date, settings: Settings, run_id: str | None = None)
     return [
         judge_stage(
             stage, seconds, [t.seconds[stage] for t in earlier if stage in t.seconds], settings, current
+        )
+        for stage, seconds in current.seconds.items()
+    ]
+
+
+def flow_run_checks(
+    day: date, timings: list[RunTiming], settings: Settings, flow_run: str | None = None
+) -> list[MonitorCheck]:
+    """Prefect's view (orchestration/flow_timings.py): the nightly flow run `flow_run` (default: the newest
+    of `day`) and each of its stage flow runs against the same flows of earlier completed nightly runs.
+    Keys are `flow <name>`; the ledger's dataset is `prefect.<name>`."""
+    current = next((t for t in timings if t.run_id == flow_run), None)
+    if current is None:
+        of_day = [t for t in timings if t.run_date == day]
+        if not of_day:
+            return []
+        current = of_day[-1]
+    earlier = [t for t in timings if t.started_at < current.started_at and t.ok]
+    earlier = earlier[-settings.lakehouse_perf_history :]
+    return [
+        judge_stage(
+            stage,
+            seconds,
+            [t.seconds[stage] for t in earlier if stage in t.seconds],
+            settings,
+            current,
+            dataset="prefect." + stage.removeprefix("flow "),
         )
         for stage, seconds in current.seconds.items()
     ]

@@ -9,9 +9,11 @@ from datetime import UTC, date, datetime
 
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
+from prefect.runtime import flow_run
 
 from lakehouse.layout import quality_report
 from orchestration.alerts import alert_findings
+from orchestration.flow_timings import nightly_flow_timings
 from orchestration.flows.common import resolve_run_date, run_flow_cli
 from quality.monitoring.findings import MonitorReport
 from quality.monitoring.monitor import record_monitor, run_monitor
@@ -19,7 +21,15 @@ from quality.monitoring.monitor import record_monitor, run_monitor
 
 @task(retries=1, retry_delay_seconds=5)
 def judge(run_date: date, as_of: datetime | None, run_id: str | None, performance: bool) -> MonitorReport:
-    return run_monitor(run_date, now=as_of, run_id=run_id, performance=performance)
+    root = flow_run.get_root_flow_run_id()  # the nightly run when the monitor runs inside it
+    return run_monitor(
+        run_date,
+        now=as_of,
+        run_id=run_id,
+        performance=performance,
+        flow_timings=lambda: nightly_flow_timings(run_date),
+        flow_run=str(root) if root else None,
+    )
 
 
 @task(retries=2, retry_delay_seconds=5)
