@@ -53,6 +53,25 @@ def delivery_app_id(uri: str, batch: str, settings: Settings | None = None) -> s
     return app_id(batch, retractions(uri, batch, settings))
 
 
+def newest_batch_date(tables: list[tuple[str, str]], settings: Settings | None = None) -> date | None:
+    """The date of the newest batch in the raw tables `(source, entity)` (None when they hold none): a
+    batch's `_ingested_at` is midnight UTC after its date (ingestion/loader.py); read from file stats."""
+    from datetime import timedelta
+
+    from lakehouse.lake import duckdb_session
+
+    settings = settings or get_settings()
+    uris = [raw_table(s, e, settings) for s, e in tables if open_table(raw_table(s, e, settings), settings)]
+    if not uris:
+        return None
+    scans = " UNION ALL ".join(f"SELECT max(_ingested_at) AS t FROM delta_scan('{u}')" for u in uris)
+    with duckdb_session(settings=settings) as con:
+        con.execute("SET TimeZone = 'UTC'")
+        found = con.execute(f"SELECT max(t) FROM ({scans})").fetchone()
+    newest = None if not found or found[0] is None else found[0]
+    return None if newest is None else newest.date() - timedelta(days=1)
+
+
 def batch_committed(uri: str, batch: str, settings: Settings | None = None) -> bool:
     """True when the current delivery of `batch` is committed (not retracted since)."""
     return app_transaction_version(uri, delivery_app_id(uri, batch, settings), settings) is not None
