@@ -118,6 +118,12 @@ class Settings(BaseSettings):
         description="A Prefect notification block that also gets the alerts, as <block type slug>/<name> "
         "(e.g. slack-webhook/data-ops); its secrets stay in Prefect.",
     )
+    lakehouse_freshness_sla_hours: float = Field(
+        default=26.0,
+        gt=0,
+        description="A table whose last Delta commit is older than this is stale (`lakehouse status` is "
+        "red): a nightly run plus slack.",
+    )
 
     aws_endpoint_url: str | None = None
     aws_access_key_id: str | None = None

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
+from rich.box import SIMPLE
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -24,6 +25,7 @@ from orchestration.summary import RunSummary
 
 if TYPE_CHECKING:
     from orchestration.backfill import BackfillResult
+    from orchestration.status import LakeStatus
 
 app = typer.Typer(help="dbt + Prefect lakehouse: Delta tables on a local folder or S3.", no_args_is_help=True)
 console = Console()
@@ -306,6 +308,62 @@ def _backfill_outcome(result: BackfillResult, first: date, last: date, log_file:
         "backfill again: complete dates are skipped, the failed ones rerun."
     )
     raise typer.Exit(1)
+
+
+@app.command()
+def status(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the status as JSON (for scripts).")] = False,
+    runs: Annotated[int, typer.Option("--runs", min=1, help="How many of the last runs to list.")] = 10,
+) -> None:
+    """The last runs and every table's version, rows, last commit, freshness, open failures and withheld
+    publications. Exit 1 when anything is red (a failed last run, a stale table, a failed check)."""
+    get_settings()
+    from orchestration.status import lake_status
+
+    state = lake_status(last_runs=runs)
+    if as_json:
+        import json
+
+        typer.echo(json.dumps(state.to_dict(), indent=2))
+    else:
+        print_status(state)
+    if state.red:
+        raise typer.Exit(1)
+
+
+def print_status(state: LakeStatus) -> None:
+    console.print(f"[bold]lake[/]: {escape(state.lake)}", soft_wrap=True)
+    runs = Table(title="Last runs", title_justify="left", box=SIMPLE)
+    for col in ("date", "outcome", "seconds", "started (UTC)", "stopped at"):
+        runs.add_column(col, justify="right" if col == "seconds" else "left")
+    for r in state.runs:
+        outcome = "[green]succeeded[/]" if r.ok else "[red]failed[/]"
+        started = r.started_at.strftime("%m-%d %H:%M") if r.started_at else ""
+        seconds = f"{r.seconds:.1f}" if r.seconds is not None else ""
+        runs.add_row(str(r.run_date), outcome, seconds, started, escape(r.stopped_at or ""))
+    console.print(runs)
+    tables = Table(
+        title="Tables (age: since the last commit; red past its SLA)", title_justify="left", box=SIMPLE
+    )
+    tables.add_column("table", no_wrap=True)
+    for col in ("version", "rows", "last commit", "age", "failures", "withheld"):
+        tables.add_column(col, justify="left" if col == "last commit" else "right")
+    for t in state.tables:
+        age = f"{t.age.total_seconds() / 3600:.1f} h" if t.age is not None else "-"
+        tables.add_row(
+            escape(t.dataset),
+            "-" if t.version is None else str(t.version),
+            "-" if t.rows is None else f"{t.rows:,}",
+            t.last_commit.strftime("%m-%dT%H:%M") if t.last_commit else "-",
+            f"[green]{age}[/]" if t.fresh else f"[red]{age}[/]",
+            f"[red]{len(t.open_failures)}[/]" if t.open_failures else "0",
+            "[red]yes[/]" if t.withheld else "no",
+        )
+    console.print(tables)
+    problems = state.problems()
+    for problem in problems:
+        console.print(f"[red]✗[/] {escape(problem)}", soft_wrap=True)
+    console.print("[bold red]Status: red[/]" if problems else "[bold green]Status: green[/]")
 
 
 @app.command()
