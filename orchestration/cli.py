@@ -357,7 +357,7 @@ def print_status(state: LakeStatus) -> None:
             t.last_commit.strftime("%m-%dT%H:%M") if t.last_commit else "-",
             f"[green]{age}[/]" if t.fresh else f"[red]{age}[/]",
             f"[red]{len(t.open_failures)}[/]" if t.open_failures else "0",
-            "[red]yes[/]" if t.withheld else "no",
+            "[red]yes[/]" if t.withheld else "",
         )
     console.print(tables)
     problems = state.problems()
