@@ -169,7 +169,6 @@ def _prepare_run(command: str, sources: list[str], verbose: bool) -> Path:
 
     log_file = new_log_file(command)
     send_logs_to(log_file, verbose)
-    console.print(f"[dim]log: {escape(str(log_file))}[/]", soft_wrap=True, highlight=False)
     if url := use_running_local_server():
         console.print(f"Prefect: the local server of `make ui` at {url} (its UI shows this run)")
     return log_file
@@ -228,11 +227,17 @@ def _run_nightly(
             )
     except PipelineFailed as failed:
         print_summary(failed.summary)
-        console.print(f"log: {escape(str(log_file))}", soft_wrap=True, highlight=False)
+        print_log_file(log_file)
         raise typer.Exit(1) from None
     except Exception as exc:
         unexpected_error(exc, log_file, debug)
     print_summary(summary)
+    print_log_file(log_file)
+
+
+def print_log_file(log_file: Path) -> None:
+    """The last line of `run` and `backfill`: where Prefect's and dbt's logs of this command are."""
+    console.print(f"log: {escape(str(log_file))}", soft_wrap=True, highlight=False)
 
 
 @app.command()
@@ -297,16 +302,18 @@ def _backfill_outcome(result: BackfillResult, first: date, last: date, log_file:
     counts = ", ".join(f"{n} {kind}" for kind, n in result.counts().items())
     if result.ok:
         console.print(f"[bold green]Backfill {first} to {last} succeeded[/]: {counts}.")
+        print_log_file(log_file)
         return
     failed = ", ".join(d.isoformat() for d in result.failed)
     console.print(
         f"[bold red]Backfill {first} to {last} failed for {len(result.failed)} date(s): {failed}[/]"
     )
-    console.print(f"  {counts}; the log: {escape(str(log_file))}", soft_wrap=True, highlight=False)
+    console.print(f"  {counts}.")
     console.print(
         "  Fix what each line says (`lakehouse status`, `lakehouse quality inspect`), then run the same "
         "backfill again: complete dates are skipped, the failed ones rerun."
     )
+    print_log_file(log_file)
     raise typer.Exit(1)
 
 
@@ -314,13 +321,21 @@ def _backfill_outcome(result: BackfillResult, first: date, last: date, log_file:
 def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print the status as JSON (for scripts).")] = False,
     runs: Annotated[int, typer.Option("--runs", min=1, help="How many of the last runs to list.")] = 10,
+    debug: DebugOption = False,
 ) -> None:
     """The last runs and every table's version, rows, last commit, freshness, open failures and withheld
     publications. Exit 1 when anything is red (a failed last run, a stale table, a failed check)."""
-    get_settings()
+    settings = get_settings()
     from orchestration.status import lake_status
 
-    state = lake_status(last_runs=runs)
+    try:
+        state = lake_status(settings, last_runs=runs)
+    except Exception as exc:  # e.g. an unreadable table: one line, not a traceback
+        if debug:
+            raise
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        console.print(f"[red]✗[/] the status could not be read: {escape(type(exc).__name__)}: {escape(text)}")
+        raise typer.Exit(1) from None
     if as_json:
         import json
 

@@ -17,7 +17,7 @@ from rich.status import Status
 from lakehouse.layout import log_dir
 from orchestration.progress import StageEvent, listening
 
-LOG_FORMAT = "%(asctime)s | %(levelname)-7s | %(name)s - %(message)s"
+LOG_FORMAT = "%(asctime)s.%(msecs)03d | %(levelname)-7s | %(name)s - %(message)s"  # as Prefect's
 
 
 def new_log_file(command: str) -> Path:
@@ -41,6 +41,7 @@ def send_logs_to(log_file: Path, verbose: bool) -> None:
         root.addHandler(handler)
     root.setLevel(logging.INFO if verbose else logging.WARNING)
     logging.getLogger("prefect").setLevel(logging.INFO)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per Prefect API call, even with --verbose
     logging.captureWarnings(True)  # e.g. deprecation warnings: to the log, not the terminal
 
 
