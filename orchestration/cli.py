@@ -146,7 +146,10 @@ def run(
     verbose: VerboseOption = False,
     debug: DebugOption = False,
 ) -> None:
-    """Run the nightly pipeline for one date: a line per stage, then what landed, was built and passed."""
+    """Run the nightly pipeline for one date: a line per stage, then what landed, was built and passed.
+
+    Prefect's and dbt's logs go to a log file (its path is the last line) and to Prefect; --verbose shows
+    them here too."""
     day = option_date(run_date)
     log_file = _prepare_run("run", source or [], verbose)
     from lakehouse.lease import LeaseHeld, run_lease
@@ -251,9 +254,10 @@ def backfill(
     verbose: VerboseOption = False,
     debug: DebugOption = False,
 ) -> None:
-    """Run the nightly pipeline for every date from --from to --to, in order, each once: a line per date.
-    Dates already complete in the lake are skipped, so rerunning a killed backfill resumes it. Exits 1
-    naming the dates that failed."""
+    """Run the nightly pipeline for each date from --from to --to, in order, once each.
+
+    A line per date. Dates already complete in the lake are skipped, so rerunning a killed or failed
+    backfill resumes it. Exits 1 naming the dates that failed."""
     first, last = option_date(from_date), option_date(to_date)
     assert first is not None and last is not None
     from orchestration.backfill import date_range
@@ -323,8 +327,10 @@ def status(
     runs: Annotated[int, typer.Option("--runs", min=1, help="How many of the last runs to list.")] = 10,
     debug: DebugOption = False,
 ) -> None:
-    """The last runs and every table's version, rows, last commit, freshness, open failures and withheld
-    publications. Exit 1 when anything is red (a failed last run, a stale table, a failed check)."""
+    """Show the last runs and the health of every table; exit 1 when anything is red.
+
+    Per table: Delta version, rows, last commit, age against the freshness SLA, failed checks and withheld
+    publications of the last run's date. Red: a failed last run, a stale table, a failed check."""
     settings = get_settings()
     from orchestration.status import lake_status
 
