@@ -20,6 +20,7 @@ from lakehouse.settings import (
     exit_on_prefect_server_problem,
     exit_on_settings_problem,
     get_settings,
+    prefect_server_problem,
 )
 from orchestration.summary import RunSummary
 
@@ -179,8 +180,8 @@ def _prepare_run(command: str, sources: list[str], verbose: bool) -> Path:
 
 def unexpected_error(exc: Exception, log_file: Path, debug: bool) -> NoReturn:
     """An error the pipeline did not turn into a summary: one line, where the log is, exit 1 (--debug:
-    the traceback)."""
-    if debug:
+    the traceback). Prefect's server failing to start is left to `main`, which says what to do in one line."""
+    if debug or prefect_server_problem(exc) is not None:
         raise exc
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     console.print(f"[red]✗[/] {escape(type(exc).__name__)}: {escape(text)}", soft_wrap=True)
