@@ -39,14 +39,16 @@ def lakehouse(
     )
 
 
-def sorted_rows(uri: str, drop: tuple[str, ...] = ()) -> pa.Table:
-    """A Delta table's current rows in a canonical order (every column sorted), without `drop`."""
+def sorted_rows(uri: str, root: str) -> pa.Table:
+    """A Delta table's current rows in a canonical order (every column sorted); the lake's own root in
+    `_source_file` (the landing file a raw row came from) reads `<lake>`, so two lakes compare."""
     table = DeltaTable(uri).to_pyarrow_table()
-    table = table.drop_columns([c for c in drop if c in table.column_names])
     with duckdb.connect() as con:
         con.register("t", table)
         cols = ", ".join(f'"{c}"' for c in table.column_names)
-        return con.sql(f"select * from t order by {cols}").to_arrow_table()
+        lineage = f"replace(_source_file, '{root}', '<lake>') as _source_file"
+        select = f"* replace ({lineage})" if "_source_file" in table.column_names else "*"
+        return con.sql(f"select {select} from t order by {cols}").to_arrow_table()
 
 
 def rows_of_date(uri: str, column: str, day: date) -> pa.Table:
