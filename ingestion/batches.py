@@ -12,7 +12,7 @@ next (`delivery_app_id`), lands it once, and a rerun after that appends nothing 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 from ingestion.snapshots import (
     CURRENT_APP_ID,
@@ -20,7 +20,7 @@ from ingestion.snapshots import (
     before_app_id,
     version_date,
 )
-from lakehouse.lake import app_transaction_version, open_table, retract_rows
+from lakehouse.lake import app_transaction_version, duckdb_session, open_table, retract_rows
 from lakehouse.layout import quarantine_records, raw_table
 from lakehouse.settings import Settings, get_settings
 from lakehouse.wap import request_full_refresh
@@ -51,6 +51,21 @@ def retractions(uri: str, batch: str, settings: Settings | None = None) -> int:
 def delivery_app_id(uri: str, batch: str, settings: Settings | None = None) -> str:
     """The app id under which `batch` lands (or landed) now in the raw table at `uri`."""
     return app_id(batch, retractions(uri, batch, settings))
+
+
+def newest_batch_date(tables: list[tuple[str, str]], settings: Settings | None = None) -> date | None:
+    """The date of the newest batch in the raw tables `(source, entity)` (None when they hold none): a
+    batch's `_ingested_at` is midnight UTC after its date (ingestion/loader.py); read from file stats."""
+    settings = settings or get_settings()
+    uris = [raw_table(s, e, settings) for s, e in tables if open_table(raw_table(s, e, settings), settings)]
+    if not uris:
+        return None
+    scans = " UNION ALL ".join(f"SELECT max(_ingested_at) AS t FROM delta_scan('{u}')" for u in uris)
+    with duckdb_session(settings=settings) as con:
+        con.execute("SET TimeZone = 'UTC'")
+        found = con.execute(f"SELECT max(t) FROM ({scans})").fetchone()
+    newest = None if not found or found[0] is None else found[0]
+    return None if newest is None else newest.date() - timedelta(days=1)
 
 
 def batch_committed(uri: str, batch: str, settings: Settings | None = None) -> bool:

@@ -12,6 +12,7 @@ Zones under the lake root (a local folder or s3://bucket/prefix):
     quality/reports/<date>.html        the static HTML quality report of a run date
     ops/<name>                         operational state (incremental windows of API and database sources)
     ops/runs/<date>/<run id>.json      the nightly run's summary (stage seconds, counts, outcome)
+    ops/logs/<time>-<command>.log      the `lakehouse` command's log of a run (Prefect, dbt; local lakes)
     ops/alerts/<date>/<run>/<kind>.json  which receivers got a run's alert of that kind (sent once)
 
 The catalog name of a raw table is `raw_<source>.<entity>` in DuckDB, dbt (`source('<source>', '<entity>')`)
@@ -21,8 +22,9 @@ and Soda (`lakehouse/raw_<source>/<entity>`).
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
-from lakehouse.settings import Settings, get_settings
+from lakehouse.settings import PROJECT_DIR, Settings, get_settings
 
 ZONES = ("landing", "raw", "quarantine", "analytics", "features", "quality", "ops")
 
@@ -87,6 +89,15 @@ def ops_table(*parts: str, settings: Settings | None = None) -> str:
 def run_summaries_dir(settings: Settings | None = None) -> str:
     """The folder of every nightly run's summary, one sub-folder per run date (`run_summary_file`)."""
     return _uri(settings, "ops", "runs")
+
+
+def log_dir(settings: Settings | None = None) -> Path:
+    """Where the `lakehouse` command writes its log files (Prefect's and dbt's logs of a run): the lake's
+    ops/logs/ for a local lake, .lakehouse/logs/ in the project for a lake on S3 (a log file is local)."""
+    settings = settings or get_settings()
+    if settings.is_s3:
+        return PROJECT_DIR / ".lakehouse" / "logs"
+    return Path(settings.root) / "ops" / "logs"
 
 
 def run_summary_file(run_date: date, run_id: str, settings: Settings | None = None) -> str:

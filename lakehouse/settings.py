@@ -118,13 +118,13 @@ class Settings(BaseSettings):
         description="A Prefect notification block that also gets the alerts, as <block type slug>/<name> "
         "(e.g. slack-webhook/data-ops); its secrets stay in Prefect.",
     )
-
     # The monitor (quality/monitoring/): defaults a source, entity or mart can override (ingestion/README.md,
     # quality/monitor.yml).
     lakehouse_freshness_sla_hours: float = Field(
         default=26.0,
         gt=0,
-        description="A raw table or mart whose newest data commit is older than this is a freshness breach.",
+        description="A raw table or mart whose newest data commit is older than this is a freshness breach "
+        "(and `lakehouse status` shows it red), unless its source, entity or mart sets its own SLA.",
     )
     lakehouse_volume_sensitivity: float = Field(
         default=3.5,

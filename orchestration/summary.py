@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
-from contextlib import AbstractContextManager
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -12,6 +12,7 @@ from typing import Any
 from ingestion.report import IngestReport
 from lakehouse.timing import timed_into
 from lakehouse.transform import DbtSummary
+from orchestration.progress import StageEvent, emit
 
 
 @dataclass
@@ -85,6 +86,7 @@ class RunSummary:
     publish_seconds: float | None = None  # commits + catalog pins + clean-up
     withheld_run: str | None = None  # the write-audit-publish run whose candidates were withheld
     recovered: dict[str, int] = field(default_factory=dict)  # marts a killed run's publish completed
+    marts_skipped: str | None = None  # why a rerun of an earlier date did not rebuild the marts
     quality_report: str | None = None  # the HTML quality report written for the run
     run_id: str | None = None  # the run's id (its write-audit-publish run once dbt has started)
     stage_seconds: dict[str, float] = field(default_factory=dict)  # stage -> wall seconds, in run order
@@ -96,8 +98,42 @@ class RunSummary:
     )  # the monitor's findings (freshness, volume, drift, speed)
 
     def timed(self, stage: str) -> AbstractContextManager[None]:
-        """Record the wall seconds of the block as `stage` (also when it raises)."""
-        return timed_into(self.stage_seconds, stage)
+        """Record the wall seconds of the block as `stage` (also when it raises) and tell the progress
+        listeners (orchestration/progress.py) when it starts and ends, with the stage's counts."""
+        return self._timed(stage)
+
+    @contextmanager
+    def _timed(self, stage: str) -> Iterator[None]:
+        emit(StageEvent(self.run_date, stage))
+        ok = False
+        try:
+            with timed_into(self.stage_seconds, stage):
+                yield
+            ok = True
+        finally:
+            seconds = self.stage_seconds.get(stage, 0.0)
+            emit(StageEvent(self.run_date, stage, seconds, ok, self.stage_detail(stage) if ok else ""))
+
+    def stage_detail(self, stage: str) -> str:
+        """The counts of a finished stage, for a progress line (empty when there are none)."""
+        if stage == "ingest":
+            rows = sum(t.rows_landed for t in self.landed)
+            quarantined = sum(t.rows_quarantined for t in self.landed)
+            text = f"{len(self.landed)} tables  {rows:,} rows"
+            return text + (f"  {quarantined:,} quarantined" if quarantined else "")
+        if stage.endswith("_gate") and self.quality and self.quality[-1].layer == stage.removesuffix("_gate"):
+            q = self.quality[-1]
+            return f"{q.passed} passed  {q.warned} warned  {q.failed} failed" + (
+                f"  {q.errored} errors" if q.errored else ""
+            )
+        if stage == "dbt" and self.dbt:
+            d = self.dbt
+            return f"{d.models_built} models  {d.tests_passed} tests passed  {d.tests_failed} failed"
+        if stage == "publish":
+            return f"{len(self.published)} marts published"
+        if stage == "features" and self.feature_rows is not None:
+            return f"{self.feature_rows:,} customers"
+        return ""
 
     def to_json(self) -> str:
         """The summary as JSON (dates as ISO strings); failing-row samples stay in the nodes' `sample`."""
@@ -126,6 +162,8 @@ class RunSummary:
             versions = ", ".join(f"{m} v{v}" for m, v in sorted(self.published.items()))
             took = f" in {self.publish_seconds:.2f} s" if self.publish_seconds is not None else ""
             lines.append(f"published {versions}{took}")
+        if self.marts_skipped:
+            lines.append(self.marts_skipped)
         if self.withheld_run:
             lines.append(
                 f"WITHHELD the marts of run {self.withheld_run}: readers keep the last good versions; "

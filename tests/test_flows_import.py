@@ -93,3 +93,27 @@ def test_the_cli_answers_help_and_usage_errors_without_importing_the_tools(argv)
 
 def test_the_nightly_flow_imports_dbt_and_soda_only_when_it_runs_them():
     assert not _modules_after("import orchestration.flows.nightly") & TOOLS
+
+
+def _deployments() -> list[dict]:
+    import yaml
+
+    return yaml.safe_load((Path(__file__).parent.parent / "prefect.yaml").read_text())["deployments"]
+
+
+@pytest.mark.parametrize("deployment", _deployments(), ids=lambda d: d["name"])
+def test_every_deployment_names_a_flow_and_its_parameters(deployment):
+    """prefect.yaml's deployments: the entrypoint is a flow, every parameter given is one of the flow's."""
+    module_name, attribute = deployment["entrypoint"].split(":")
+    flow = getattr(importlib.import_module(module_name), attribute)
+    assert isinstance(flow, Flow), deployment["entrypoint"]
+    assert set(deployment.get("parameters") or {}) <= set(flow.parameters.properties), deployment["name"]
+    assert deployment["work_pool"]["name"] in {"lakehouse-local", "lakehouse-aws"}
+
+
+def test_the_backfill_deployment_takes_a_date_range_on_both_pools():
+    backfills = {d["name"]: d for d in _deployments() if d["entrypoint"].endswith(":lakehouse_backfill")}
+    assert set(backfills) == {"backfill-local", "backfill-aws"}
+    for deployment in backfills.values():
+        assert {"from_date", "to_date"} <= set(deployment["parameters"])
+        assert "schedules" not in deployment  # on demand only

@@ -25,11 +25,12 @@ def write_html_report(run_date: date, days: int) -> QualityReport:
 
 
 @flow(name="quality-report", log_prints=True)
-def quality_report(run_date: date | None = None, days: int = 30) -> QualityReport:
-    """Record every raw table's and mart's row count, then write the report of the `days` days up to
-    `run_date` to <lake>/quality/reports/<date>.html."""
+def quality_report(run_date: date | None = None, days: int = 30, volumes: bool = True) -> QualityReport:
+    """Record every raw table's and mart's row count (unless not `volumes`), then write the report of the
+    `days` days up to `run_date` to <lake>/quality/reports/<date>.html."""
     day = resolve_run_date(run_date)
-    record_volumes(day)
+    if volumes:
+        record_volumes(day)
     report = write_html_report(day, days)
     create_markdown_artifact(
         key="lakehouse-quality-report",
