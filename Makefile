@@ -8,7 +8,7 @@ DATE ?=
 SCALE ?=
 RUN_ARGS := $(if $(DATE),--date $(DATE)) $(if $(SCALE),--scale $(SCALE))
 
-# Telemetry of Prefect, dbt and Soda stays off (the settings module does the same for the Python entry points).
+# Telemetry of Prefect, dbt, Soda and MLflow stays off (the settings module does the same for the Python entry points).
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export DO_NOT_TRACK ?= 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS ?= false

@@ -25,11 +25,12 @@ from lakehouse.files import read_text, write_text
 from lakehouse.layout import alert_marker
 from lakehouse.settings import Settings, get_settings
 
-AlertKind = Literal["flow_failure", "blocking_quality_failure", "withheld_publication"]
+AlertKind = Literal["flow_failure", "blocking_quality_failure", "withheld_publication", "drift"]
 TITLES: dict[AlertKind, str] = {
     "flow_failure": "nightly run failed",
     "blocking_quality_failure": "blocking quality check failed",
     "withheld_publication": "publication withheld",
+    "drift": "model input or score drifted",
 }
 MAX_LINES = 20
 log = logging.getLogger(__name__)
