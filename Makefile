@@ -116,7 +116,7 @@ ML_DAYS ?= 75
 ML_SCALE ?= 0.2
 
 mlflow-ui: install
-	$(BIN)/mlflow ui --host 127.0.0.1 --port $(MLFLOW_PORT) \
+	$(BIN)/mlflow ui --host 127.0.0.1 --port $(MLFLOW_PORT) --workers 1 \
 		--backend-store-uri "$$($(BIN)/python -c 'from lakehouse.settings import get_settings; print(get_settings().mlflow_uri)')"
 
 ml-demo: install
