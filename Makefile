@@ -8,14 +8,15 @@ DATE ?=
 SCALE ?=
 RUN_ARGS := $(if $(DATE),--date $(DATE)) $(if $(SCALE),--scale $(SCALE))
 
-# Telemetry of Prefect, dbt and Soda stays off (the settings module does the same for the Python entry points).
+# Telemetry of Prefect, dbt, Soda and MLflow stays off (the settings module does the same for the Python entry points).
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export DO_NOT_TRACK ?= 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS ?= false
 export SODA_CORE_TELEMETRY_ENABLED ?= false
+export MLFLOW_DISABLE_TELEMETRY ?= true
 
 .PHONY: install run test unit lint format docs bench clean help
-.PHONY: ui ui-stop ui-status ui-trigger chromium system-tools
+.PHONY: ui ui-stop ui-status ui-trigger chromium system-tools mlflow-ui ml-demo
 
 help:
 	@echo "make run    - set up and run the nightly pipeline for today on the local lake (DATE=YYYY-MM-DD SCALE=N)"
@@ -27,6 +28,8 @@ help:
 	@echo "make ui     - Prefect server + UI on 127.0.0.1:4200, the *-local deployments and a worker (UI_PORT=N)"
 	@echo "make ui-trigger - run the nightly deployment through the worker and watch it (DATE=YYYY-MM-DD)"
 	@echo "make ui-stop    - stop the server and the worker that make ui started (make ui-status: are they up?)"
+	@echo "make ml-demo    - demo history (ML_DAYS dates at ML_SCALE), then train, register and promote a model"
+	@echo "make mlflow-ui  - MLflow's UI on 127.0.0.1:$(MLFLOW_PORT) over the lake's runs and registry"
 
 # Bootstrap: uv from PyPI if missing, then the locked environment (uv.lock) — the only install step.
 $(VENV)/.installed: pyproject.toml uv.lock
@@ -105,6 +108,20 @@ ui-status: install
 
 ui-trigger: install
 	$(UI) trigger --port $(UI_PORT) $(if $(DATE),--date $(DATE))
+
+# MLflow: runs and the model registry of the lake (MLFLOW_TRACKING_URI, else the SQLite file beside the catalog;
+# artifacts in <lake>/ml/mlflow). The UI is MLflow's own server, bound to loopback.
+MLFLOW_PORT ?= 5000
+ML_DAYS ?= 75
+ML_SCALE ?= 0.2
+
+mlflow-ui: install
+	$(BIN)/mlflow ui --host 127.0.0.1 --port $(MLFLOW_PORT) --workers 1 \
+		--backend-store-uri "$$($(BIN)/python -c 'from lakehouse.settings import get_settings; print(get_settings().mlflow_uri)')"
+
+ml-demo: install
+	$(BIN)/python orchestration/flows/ml/demo_history.py --days $(ML_DAYS) --scale $(ML_SCALE) $(if $(DATE),--date $(DATE))
+	$(BIN)/python orchestration/flows/ml/model_training_pipeline.py $(if $(DATE),--date $(DATE))
 
 # System tools the tests use, from Debian's packages (installed only when missing; needs root, as in CI):
 # headless Chromium for the UI tests, shellcheck for the shell scripts of docker/, terraform/ and workflows,

@@ -34,6 +34,8 @@ AlertKind = Literal[
     "volume_anomaly",
     "schema_drift",
     "performance_degradation",
+    # ml/drift.py: a feature's or the score's PSI against the champion's training window over the threshold
+    "drift",
 ]
 TITLES: dict[AlertKind, str] = {
     "flow_failure": "nightly run failed",
@@ -43,9 +45,10 @@ TITLES: dict[AlertKind, str] = {
     "volume_anomaly": "volume anomaly",
     "schema_drift": "schema drift in a source",
     "performance_degradation": "performance degradation",
+    "drift": "model input or score drifted",
 }
 # The section heading of an alert's list: a failure "failed", a monitor finding was "found".
-FINDING_KINDS = ("freshness_breach", "volume_anomaly", "schema_drift", "performance_degradation")
+FINDING_KINDS = ("freshness_breach", "volume_anomaly", "schema_drift", "performance_degradation", "drift")
 MAX_LINES = 20
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,10 @@ Zones under the lake root (a local folder or s3://bucket/prefix):
     quarantine/<source>/records        Delta table of rejected records (file, line, reason)
     quarantine/<source>/files/<date>/  copies of files that could not be read at all
     analytics/<model>                  dbt's Delta outputs (marts)
-    features/<name>                    feature tables
+    features/<name>                    feature and label tables (customer_features, customer_labels)
+    ml/<name>                          the model's outputs: scores, ab_assignments, the ml ledger (Delta)
+    ml/mlflow                          MLflow's artifacts (models, model cards); its tracking store is
+                                       MLFLOW_TRACKING_URI or a SQLite file beside the catalog
     quality/ledger                     the quality ledger (Delta)
     quality/reports/<date>.html        the static HTML quality report of a run date
     ops/<name>                         operational state (incremental windows of API and database sources)
@@ -26,7 +29,7 @@ from pathlib import Path
 
 from lakehouse.settings import PROJECT_DIR, Settings, get_settings
 
-ZONES = ("landing", "raw", "quarantine", "analytics", "features", "quality", "ops")
+ZONES = ("landing", "raw", "quarantine", "analytics", "features", "ml", "quality", "ops")
 
 
 def _uri(settings: Settings | None, *parts: str) -> str:
@@ -71,6 +74,16 @@ def analytics_table(model: str, settings: Settings | None = None) -> str:
 
 def features_table(name: str, settings: Settings | None = None) -> str:
     return _uri(settings, "features", name)
+
+
+def ml_table(name: str, settings: Settings | None = None) -> str:
+    """A Delta table of the ML zone: `scores`, `ab_assignments`, `ledger` (ml/README.md)."""
+    return _uri(settings, "ml", name)
+
+
+def mlflow_artifacts(settings: Settings | None = None) -> str:
+    """Where MLflow keeps the artifacts (models, model cards) of the lake's experiments."""
+    return _uri(settings, "ml", "mlflow")
 
 
 def quality_ledger(settings: Settings | None = None) -> str:

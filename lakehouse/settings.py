@@ -27,6 +27,8 @@ TELEMETRY_OFF = {
     "DO_NOT_TRACK": "1",
     "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     "SODA_CORE_TELEMETRY_ENABLED": "false",
+    # MLflow reads DO_NOT_TRACK only when it is "true" (not "1"): its own switch is explicit.
+    "MLFLOW_DISABLE_TELEMETRY": "true",
 }
 
 # Prefect's temporary ("ephemeral") API server answers only once it has started: imports, the database
@@ -165,6 +167,36 @@ class Settings(BaseSettings):
         default=3, ge=1, description="Performance degradation: earlier runs needed before a stage is judged."
     )
 
+    mlflow_tracking_uri: str | None = Field(
+        default=None,
+        description="MLflow tracking and registry server (http://…, sqlite:///…); default: a SQLite store "
+        "beside the catalog (<lake>/_catalog/mlflow.db locally, .lakehouse/mlflow.db for S3).",
+    )
+    lakehouse_ml_experiment: str = Field(
+        default="customer-repurchase", description="MLflow experiment of the repurchase model's runs."
+    )
+    lakehouse_ml_model: str = Field(
+        default="customer-repurchase",
+        description="Registered MLflow model name (aliases champion/challenger).",
+    )
+    lakehouse_ml_label_days: int = Field(
+        default=30, gt=0, description="Label window: a non-cancelled order within this many days after as_of."
+    )
+    lakehouse_ml_promotion_margin: float = Field(
+        default=0.005,
+        ge=0,
+        description="A challenger replaces the champion only when its ROC AUC on the same holdout is higher "
+        "by at least this much.",
+    )
+    lakehouse_ml_challenger_share: float = Field(
+        default=0.2, ge=0, le=1, description="A/B: share of customers scored by the challenger."
+    )
+    lakehouse_ml_psi_threshold: float = Field(
+        default=0.2,
+        gt=0,
+        description="Drift: a feature's or the score's PSI above this raises a drift alert.",
+    )
+
     aws_endpoint_url: str | None = None
     aws_access_key_id: str | None = None
     aws_secret_access_key: SecretStr | None = None
@@ -202,6 +234,13 @@ class Settings(BaseSettings):
         if self.is_s3:
             return PROJECT_DIR / ".lakehouse" / "lakehouse.duckdb"
         return Path(self.root) / "_catalog" / "lakehouse.duckdb"
+
+    @property
+    def mlflow_uri(self) -> str:
+        """MLflow's tracking and registry URI: MLFLOW_TRACKING_URI, else a SQLite file beside the catalog."""
+        if self.mlflow_tracking_uri:
+            return self.mlflow_tracking_uri
+        return f"sqlite:///{self.catalog_path.parent / 'mlflow.db'}"
 
     def alert_urls(self) -> list[str]:
         """The alert receivers' apprise URLs (empty: alerts are off)."""

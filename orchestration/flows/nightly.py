@@ -1,5 +1,6 @@
-"""The nightly flow: ingest -> raw gate -> dbt build (candidates) -> marts gate -> publish -> features,
-then the monitor (freshness, volume, drift, performance) on every outcome.
+"""The nightly flow: ingest -> raw gate -> dbt build (candidates) -> marts gate -> publish -> features ->
+scores (only once a champion model exists), then the monitor (freshness, volume, drift, performance) on every
+outcome.
 
 Wiring only: every step is a stage flow (visible on its own in the Prefect UI) over plain functions.
 The run holds the lake's run lease (one run per lake at a time) and first completes what a killed run
@@ -41,6 +42,7 @@ from lakehouse.wap import (
 from orchestration.alerts import alert_crash, alert_run
 from orchestration.flows.common import resolve_run_date, run_flow_cli
 from orchestration.flows.etl.s3_data_pipeline import s3_data_pipeline
+from orchestration.flows.ml.batch_scoring_pipeline import batch_scoring_pipeline
 from orchestration.flows.ml.feature_engineering_pipeline import feature_engineering_pipeline
 from orchestration.flows.monitoring.data_quality_monitor import data_quality_monitor
 from orchestration.flows.monitoring.pipeline_monitor import lakehouse_monitor
@@ -247,6 +249,11 @@ def _nightly(
 
     with summary.timed("features"):
         summary.feature_rows = feature_engineering_pipeline(run_date=day).customers
+    try:  # the champion's scores, drift and matured A/B results; skipped cleanly while no champion exists
+        with summary.timed("scoring"):
+            batch_scoring_pipeline(run_date=day)
+    except Exception as exc:
+        summary.problems.append(f"scoring failed: {type(exc).__name__}: {exc}")
     return _publish(summary)
 
 

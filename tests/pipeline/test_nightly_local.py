@@ -218,7 +218,7 @@ def test_each_run_writes_its_summary_with_stage_seconds_into_the_lake(runs):
         path = Path(run_summary_file(summary.run_date, summary.run_id, runs["settings"]))
         data = json.loads(path.read_text())
         assert data["ok"] is True and data["run_id"] == summary.run_id
-        stages = ["ingest", "raw_gate", "dbt", "marts_gate", "publish", "features", "report"]
+        stages = ["ingest", "raw_gate", "dbt", "marts_gate", "publish", "features", "scoring", "report"]
         assert list(data["stage_seconds"]) == stages
         assert all(seconds >= 0 for seconds in data["stage_seconds"].values())
         assert data["seconds"] >= sum(data["stage_seconds"].values()) - 0.01
