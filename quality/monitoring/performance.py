@@ -95,17 +95,7 @@ def performance_checks(day: date, settings: Settings, run_id: str | None = None)
     """The checks of the run `run_id` of `day` (default: the newest run of `day`); none without a summary."""
     timings = run_timings(day, settings)
     of_day = [t for t in timings if t.run_date == day and (run_id is None or t.run_id == run_id)]
-    if not of_day:
-        return []
-    current = of_day[-1]
-    earlier = [t for t in timings if t.started_at < current.started_at and t.ok]
-    earlier = earlier[-settings.lakehouse_perf_history :]
-    return [
-        judge_stage(
-            stage, seconds, [t.seconds[stage] for t in earlier if stage in t.seconds], settings, current
-        )
-        for stage, seconds in current.seconds.items()
-    ]
+    return _judge_run(of_day[-1], timings, settings) if of_day else []
 
 
 def flow_run_checks(
@@ -115,11 +105,15 @@ def flow_run_checks(
     of `day`) and each of its stage flow runs against the same flows of earlier completed nightly runs.
     Keys are `flow <name>`; the ledger's dataset is `prefect.<name>`."""
     current = next((t for t in timings if t.run_id == flow_run), None)
-    if current is None:
-        of_day = [t for t in timings if t.run_date == day]
-        if not of_day:
-            return []
-        current = of_day[-1]
+    of_day = [t for t in timings if t.run_date == day]
+    current = current or (of_day[-1] if of_day else None)
+    return _judge_run(current, timings, settings, prefix="prefect.") if current else []
+
+
+def _judge_run(
+    current: RunTiming, timings: list[RunTiming], settings: Settings, prefix: str | None = None
+) -> list[MonitorCheck]:
+    """Each stage of `current` against the same stage of the earlier successful runs (the trailing ones)."""
     earlier = [t for t in timings if t.started_at < current.started_at and t.ok]
     earlier = earlier[-settings.lakehouse_perf_history :]
     return [
@@ -129,7 +123,7 @@ def flow_run_checks(
             [t.seconds[stage] for t in earlier if stage in t.seconds],
             settings,
             current,
-            dataset="prefect." + stage.removeprefix("flow "),
+            dataset=prefix + stage.removeprefix("flow ") if prefix else None,
         )
         for stage, seconds in current.seconds.items()
     ]
