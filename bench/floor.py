@@ -13,7 +13,7 @@ import argparse
 import json
 import re
 from contextlib import AbstractContextManager
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from graphlib import TopologicalSorter
 from pathlib import Path
 from typing import Any
@@ -51,7 +51,9 @@ def land_entity(
     columns = ", ".join(
         f"cast({ident(n)} as {c.column_type.duckdb}) as {ident(n)}" for n, c in entity.columns.items()
     )
-    lineage = f"{literal(batch_id(source.name, entity.name, day))} as _batch_id, now() as _ingested_at"
+    ingested_at = datetime.combine(day + timedelta(days=1), time(), UTC)  # the loader's stamp: the date's end
+    lineage = f"{literal(batch_id(source.name, entity.name, day))} as _batch_id, "
+    lineage += f"TIMESTAMPTZ '{ingested_at.isoformat()}' as _ingested_at"
     read = f"{READERS[entity.format]}({literal(uri)})"
     sql = f"select {columns}, {lineage}, {literal(uri)} as _source_file from {read}"
     table = raw_table(source.name, entity.name, s)
@@ -114,8 +116,10 @@ def models_in_order(manifest: dict[str, Any]) -> list[dict[str, Any]]:
 
 def compiled(node: dict[str, Any], day: date) -> str:
     """The node's compiled SQL for `day`; a mart's ref to another mart reads its write-audit-publish
-    candidate (`<schema>_candidate`), which the floor does not have: it reads the mart itself."""
+    candidate (`<schema>_candidate`), and a mart's test the rows its build wrote (`<model>__written`: on a
+    full build the whole table), which the floor does not have: it reads the mart itself."""
     sql = str(node["compiled_code"]).replace(RUN_DATE_SENTINEL, day.isoformat())
+    sql = re.sub(r'"(\w+)__written"', r'"\1"', sql)
     return re.sub(r'"(\w+)_candidate"\.', r'"\1".', sql)
 
 
