@@ -51,10 +51,10 @@ def sorted_rows(uri: str, root: str) -> pa.Table:
         return con.sql(f"select {select} from t order by {cols}").to_arrow_table()
 
 
-def rows_of_date(uri: str, column: str, day: date) -> pa.Table:
+def rows_of_date(uri: str, column: str, day: date, where: str = "true") -> pa.Table:
     with duckdb.connect() as con:
         con.register("t", DeltaTable(uri).to_pyarrow_table())
-        table = con.sql(f"select * from t where {column} = ?", params=[day]).to_arrow_table()
+        table = con.sql(f"select * from t where {column} = ? and {where}", params=[day]).to_arrow_table()
         con.register("d", table)
         cols = ", ".join(f'"{c}"' for c in table.column_names)
         return con.sql(f"select * from d order by {cols}").to_arrow_table()
