@@ -1,7 +1,7 @@
 """Backfill: run the nightly pipeline for a range of dates, in order, each once, resuming after a crash.
 
 Plain functions under `lakehouse backfill` and the `lakehouse-backfill` flow. A date is complete when its
-latest run summary in the lake says it succeeded (orchestration/runs.py): a rerun of the same range skips
+latest run summary in the lake says it succeeded (lakehouse/runs.py): a rerun of the same range skips
 those and runs the rest, so a backfill killed in the middle of a date completes that date next time
 (ingestion lands each batch exactly once; a decided publish is completed by the next run's recovery).
 A date that fails does not stop the dates after it (each night's data stands on its own); the outcome
@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Literal
 
+from lakehouse.runs import completed_dates
 from lakehouse.settings import Settings
-from orchestration.runs import completed_dates
 from orchestration.summary import RunSummary
 
 MAX_DAYS = 3660  # ten years: a typo in a year is a usage error, not a decade of runs

@@ -1,7 +1,7 @@
 """`lakehouse status`: the last runs and, per table, its Delta version, rows, last commit, freshness, open
 failures and withheld publications; red when anything needs an operator.
 
-Read-only and cheap: the run summaries (orchestration/runs.py), the Delta logs (no data file is read) and
+Read-only and cheap: the run summaries (lakehouse/runs.py), the Delta logs (no data file is read) and
 the quality ledger rows of the last run's date.
 """
 
@@ -16,8 +16,8 @@ from ingestion.registry import load_registry
 from lakehouse.files import list_dirs
 from lakehouse.lake import duckdb_session, open_table
 from lakehouse.layout import analytics_table, features_table, quality_ledger, raw_schema_name, raw_table
+from lakehouse.runs import RunRecord, run_records
 from lakehouse.settings import Settings, get_settings
-from orchestration.runs import RunRecord, run_records
 from quality.monitoring.policy import table_policies
 
 

@@ -4,14 +4,12 @@ flow run Prefect recorded (timings read from its API by orchestration/flow_timin
 
 from __future__ import annotations
 
-import json
 import statistics
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from lakehouse.files import list_dirs, list_files, read_text
-from lakehouse.layout import run_summaries_dir
+from lakehouse.runs import run_records
 from lakehouse.settings import Settings
 from quality.monitoring.findings import MonitorCheck
 
@@ -32,31 +30,21 @@ class RunTiming:
     seconds: dict[str, float]  # stage -> seconds, and TOTAL -> the whole run
 
 
-def _timing(text: str) -> RunTiming | None:
-    data = json.loads(text)
-    if not data.get("started_at") or not data.get("run_date"):
-        return None
-    seconds = {str(k): float(v) for k, v in (data.get("stage_seconds") or {}).items()}
-    if data.get("seconds") is not None:
-        seconds[TOTAL] = float(data["seconds"])
-    started = datetime.fromisoformat(str(data["started_at"]))
-    return RunTiming(
-        date.fromisoformat(data["run_date"]), str(data.get("run_id")), started, bool(data.get("ok")), seconds
-    )
-
-
 def run_timings(up_to: date, settings: Settings, days: int = 60) -> list[RunTiming]:
     """Every summarised nightly run of the `days` run dates up to `up_to`, oldest start first."""
-    first = (up_to - timedelta(days=days)).isoformat()
-    runs = run_summaries_dir(settings)
-    folders = [d for d in list_dirs(runs, settings) if first <= d <= up_to.isoformat()]
-    timings = []
-    for folder in folders:
-        for uri in list_files(f"{runs}/{folder}", settings):
-            text = read_text(uri, settings) if uri.endswith(".json") else None
-            if text and (timing := _timing(text)) is not None:
-                timings.append(timing)
-    return sorted(timings, key=lambda t: t.started_at)
+    first = up_to - timedelta(days=days)
+    return [
+        RunTiming(
+            r.run_date,
+            r.run_id,
+            r.started_at,
+            r.ok,
+            {str(k): float(v) for k, v in r.stage_seconds.items()}
+            | ({TOTAL: float(r.seconds)} if r.seconds is not None else {}),
+        )
+        for r in run_records(settings)
+        if r.started_at is not None and first <= r.run_date <= up_to
+    ]
 
 
 def judge_stage(

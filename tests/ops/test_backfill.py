@@ -15,9 +15,9 @@ import pytest
 from lakehouse_cli import LAKEHOUSE, cli_env, lakehouse, rows_of_date, sorted_rows
 
 from lakehouse.layout import quality_ledger
+from lakehouse.runs import completed_dates
 from lakehouse.settings import Settings
 from ml.features import feature_table_uri
-from orchestration.runs import completed_dates
 from orchestration.status import status_tables
 
 pytestmark = pytest.mark.integration

@@ -9,6 +9,7 @@ import pytest
 
 from lakehouse.files import write_text
 from lakehouse.layout import run_summary_file
+from lakehouse.runs import completed_dates, run_records
 from lakehouse.settings import Settings
 from orchestration.backfill import (
     BackfillFailed,
@@ -16,7 +17,6 @@ from orchestration.backfill import (
     plan_backfill,
     run_backfill,
 )
-from orchestration.runs import completed_dates, run_records
 from orchestration.summary import RunSummary
 
 DAY = date(2026, 11, 1)
